@@ -1,0 +1,19 @@
+//! labrpc: a simulated RPC network on a deterministic virtual-time runtime.
+//!
+//! [`sim`] runs code in virtual time under one seed; [`Network`] connects client ends to servers
+//! with the delays, drops and reordering of the MIT 6.5840 labrpc, and counts RPCs and bytes.
+//! Arguments and replies are serialized, so peers share no memory.
+
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "labrpc needs `--cfg tokio_unstable` (for tokio's seeded runtime). The workspace's \
+     .cargo/config.toml sets it, but a RUSTFLAGS environment variable replaces that setting: \
+     unset RUSTFLAGS, or add `--cfg tokio_unstable` to it."
+);
+
+mod net;
+mod server;
+pub mod sim;
+
+pub use net::{ClientEnd, Network, RpcError};
+pub use server::{Server, Service};

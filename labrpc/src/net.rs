@@ -1,0 +1,420 @@
+//! The simulated network: client ends, connections, and the faults of an unreliable network.
+//!
+//! Numbers and semantics follow the MIT 6.5840 labrpc: on an unreliable network each request waits
+//! 0–26 ms, 10% of requests and 10% of replies are lost; long reordering delays 2/3 of replies by
+//! 200 + rand(1 + rand(2000)) ms; a call that cannot reach its server fails after 0–99 ms (0–6999 ms
+//! with long delays). While a handler runs, the caller checks every 100 ms whether the server was
+//! deleted or the end disabled, and then fails; a reply from a server deleted meanwhile is discarded.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::RngExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::{sleep, sleep_until, Instant};
+
+use crate::server::Server;
+use crate::sim::{self, EventKind, Node};
+
+/// Why a call failed. Code under test should treat every kind as "no reply".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcError {
+    /// The end is disabled or unconnected, or its server is missing, deleted or dead.
+    Unreachable,
+    /// The unreliable network lost the request or the reply.
+    Lost,
+    /// The call itself is wrong (unknown method, undecodable arguments); the run fails too.
+    Misuse(String),
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RpcError::Unreachable => write!(f, "server unreachable"),
+            RpcError::Lost => write!(f, "message lost"),
+            RpcError::Misuse(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// A simulated network. Cheap to clone; all clones are the same network.
+#[derive(Clone)]
+pub struct Network {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    /// Notified whenever an end is enabled or disabled, or a server added or deleted.
+    changed: Notify,
+    rpcs: AtomicU64,
+    bytes: AtomicU64,
+}
+
+struct State {
+    reliable: bool,
+    long_delays: bool,
+    long_reordering: bool,
+    ends: Vec<EndState>,
+    end_ids: BTreeMap<String, usize>,
+    servers: BTreeMap<String, (Arc<str>, Server)>,
+    rng: StdRng,
+}
+
+struct EndState {
+    enabled: bool,
+    server: Option<String>,
+}
+
+/// The calling side of a connection: one end, connected to at most one server.
+#[derive(Clone)]
+pub struct ClientEnd {
+    net: Network,
+    id: usize,
+    name: Arc<str>,
+}
+
+/// What a call sees of the network when it starts (Go reads it once, too).
+struct Route {
+    reachable: Option<(Arc<str>, Server)>,
+    reliable: bool,
+    long_delays: bool,
+    long_reordering: bool,
+}
+
+impl Network {
+    /// A new, reliable network with no ends or servers. Must be created inside a simulated run.
+    pub fn new() -> Self {
+        Network {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    reliable: true,
+                    long_delays: false,
+                    long_reordering: false,
+                    ends: Vec::new(),
+                    end_ids: BTreeMap::new(),
+                    servers: BTreeMap::new(),
+                    rng: sim::new_rng(),
+                }),
+                changed: Notify::new(),
+                rpcs: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates a client end called `name`, disabled and unconnected. Names must be unique.
+    pub fn make_end(&self, name: impl Into<String>) -> ClientEnd {
+        let name = name.into();
+        let mut st = self.state();
+        assert!(
+            !st.end_ids.contains_key(&name),
+            "make_end: an end called {name:?} already exists"
+        );
+        let id = st.ends.len();
+        let shared: Arc<str> = Arc::from(name.as_str());
+        st.ends.push(EndState {
+            enabled: false,
+            server: None,
+        });
+        st.end_ids.insert(name, id);
+        ClientEnd {
+            net: self.clone(),
+            id,
+            name: shared,
+        }
+    }
+
+    fn end_id(st: &State, end: &str) -> usize {
+        *st.end_ids
+            .get(end)
+            .unwrap_or_else(|| panic!("no client end called {end:?}"))
+    }
+
+    /// Connects the end to the server called `server` (which may be added later).
+    pub fn connect(&self, end: &str, server: &str) {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        st.ends[id].server = Some(server.to_string());
+        drop(st);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Enables or disables an end: a disabled end reaches nothing.
+    pub fn enable(&self, end: &str, enabled: bool) {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        st.ends[id].enabled = enabled;
+        drop(st);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Adds (or replaces) the server called `name`.
+    pub fn add_server(&self, name: &str, server: Server) {
+        self.state()
+            .servers
+            .insert(name.to_string(), (Arc::from(name), server));
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Deletes the server called `name`: calls to it fail, and calls in progress fail too.
+    pub fn delete_server(&self, name: &str) {
+        self.state().servers.remove(name);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Sets whether the network is reliable (no delays, no losses).
+    pub fn reliable(&self, yes: bool) {
+        self.state().reliable = yes;
+    }
+
+    /// Sets whether unreachable calls fail after up to 7 s instead of up to 100 ms.
+    pub fn long_delays(&self, yes: bool) {
+        self.state().long_delays = yes;
+    }
+
+    /// Sets whether 2/3 of replies are delayed by 200–2200 ms, reordering them.
+    pub fn long_reordering(&self, yes: bool) {
+        self.state().long_reordering = yes;
+    }
+
+    /// Total number of calls made on this network.
+    pub fn rpc_count(&self) -> u64 {
+        self.inner.rpcs.load(Relaxed)
+    }
+
+    /// Total bytes of requests sent and replies delivered.
+    pub fn byte_count(&self) -> u64 {
+        self.inner.bytes.load(Relaxed)
+    }
+
+    /// Number of calls that reached the server called `name`.
+    pub fn server_rpc_count(&self, name: &str) -> u64 {
+        self.state().servers.get(name).map_or(0, |(_, s)| s.count())
+    }
+
+    fn rand(&self, n: u64) -> u64 {
+        self.state().rng.random_range(0..n)
+    }
+
+    fn route(&self, end: usize) -> Route {
+        let st = self.state();
+        let e = &st.ends[end];
+        let reachable = match (&e.server, e.enabled) {
+            (Some(s), true) => st.servers.get(s).cloned(),
+            _ => None,
+        };
+        Route {
+            reachable,
+            reliable: st.reliable,
+            long_delays: st.long_delays,
+            long_reordering: st.long_reordering,
+        }
+    }
+
+    /// Whether a call from `end` to `server` can no longer be answered.
+    fn is_dead(&self, end: usize, server_name: &str, server: &Server) -> bool {
+        let st = self.state();
+        let e = &st.ends[end];
+        !e.enabled
+            || e.server.as_deref() != Some(server_name)
+            || !st
+                .servers
+                .get(server_name)
+                .is_some_and(|(_, s)| s.same(server))
+            || !server.node().is_alive()
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+impl ClientEnd {
+    /// This end's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls `Service.Method` on the connected server with `args`, and returns its reply.
+    ///
+    /// Fails when the network loses the request or the reply, or the server cannot be reached.
+    /// Dropping the returned future before the request is delivered cancels the request.
+    pub async fn call<A, R>(&self, method: &str, args: &A) -> Result<R, RpcError>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let request = postcard::to_allocvec(args)
+            .map_err(|e| misuse(format!("{method}: the arguments could not be encoded: {e}")))?;
+        let reply = self.call_bytes(method, request).await?;
+        postcard::from_bytes(&reply).map_err(|e| {
+            misuse(format!(
+                "{method}: the reply could not be decoded as {} ({e}); caller and handler must \
+                 use the same reply type",
+                std::any::type_name::<R>()
+            ))
+        })
+    }
+
+    async fn call_bytes(&self, method: &str, request: Vec<u8>) -> Result<Vec<u8>, RpcError> {
+        let net = &self.net;
+        let caller = Node::current().id();
+        net.inner.rpcs.fetch_add(1, Relaxed);
+        net.inner.bytes.fetch_add(request.len() as u64, Relaxed);
+        let route = net.route(self.id);
+        let what: Arc<str> = Arc::from(method);
+        let to: Arc<str> = route
+            .reachable
+            .as_ref()
+            .map_or_else(|| Arc::from("-"), |(n, _)| n.clone());
+        sim::trace_event(
+            EventKind::Send,
+            self.name.clone(),
+            to.clone(),
+            what.clone(),
+            &request,
+            &[caller],
+        );
+
+        let Some((server_name, server)) = route.reachable else {
+            let wait = if route.long_delays {
+                net.rand(7000)
+            } else {
+                net.rand(100)
+            };
+            sleep(ms(wait)).await;
+            sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], &[caller]);
+            return Err(RpcError::Unreachable);
+        };
+        if !route.reliable {
+            let wait = net.rand(27);
+            if wait > 0 {
+                sleep(ms(wait)).await;
+            }
+            if net.rand(1000) < 100 {
+                sim::trace_event(
+                    EventKind::DropRequest,
+                    self.name.clone(),
+                    to,
+                    what,
+                    &[],
+                    &[caller],
+                );
+                return Err(RpcError::Lost);
+            }
+        }
+
+        let dispatch = server.dispatch(method, &request).map_err(misuse)?;
+        let server_node = dispatch.node;
+        sim::trace_event(
+            EventKind::Deliver,
+            self.name.clone(),
+            to.clone(),
+            what.clone(),
+            &request,
+            &[server_node.id()],
+        );
+        let (tx, mut rx) = oneshot::channel();
+        let reply_fut = dispatch.reply;
+        server_node.spawn_at(
+            async move {
+                let _ = tx.send(reply_fut.await);
+            },
+            dispatch.loc,
+        );
+
+        let dead = || net.is_dead(self.id, &server_name, &server);
+        let started = Instant::now();
+        // The handler's task is gone only when its node was killed; the caller then notices at
+        // its next check, as it would notice a deleted server.
+        let mut gone = false;
+        let reply = loop {
+            let changed = net.inner.changed.notified();
+            if dead() {
+                // Go's caller notices at its next 100 ms check.
+                let elapsed = started.elapsed().as_millis() as u64;
+                let next = started + ms((elapsed / 100 + 1) * 100);
+                tokio::select! {
+                    biased;
+                    r = &mut rx, if !gone => match r {
+                        Ok(r) => break Some(r),
+                        Err(_) => gone = true,
+                    },
+                    _ = sleep_until(next) => {
+                        if dead() {
+                            break None;
+                        }
+                    }
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    r = &mut rx, if !gone => match r {
+                        Ok(r) => break Some(r),
+                        Err(_) => gone = true,
+                    },
+                    _ = changed => {}
+                }
+            }
+        };
+        let reply = match reply {
+            Some(Ok(bytes)) if !dead() => bytes,
+            Some(Err(m)) => return Err(misuse(m)),
+            _ => {
+                sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], &[caller]);
+                return Err(RpcError::Unreachable);
+            }
+        };
+        if !route.reliable && net.rand(1000) < 100 {
+            sim::trace_event(
+                EventKind::DropReply,
+                to,
+                self.name.clone(),
+                what,
+                &reply,
+                &[caller],
+            );
+            return Err(RpcError::Lost);
+        }
+        if route.long_reordering && net.rand(900) < 600 {
+            let extra = net.rand(2000);
+            let wait = 200 + net.rand(1 + extra);
+            sleep(ms(wait)).await;
+        }
+        net.inner.bytes.fetch_add(reply.len() as u64, Relaxed);
+        sim::trace_event(
+            EventKind::Reply,
+            to,
+            self.name.clone(),
+            what,
+            &reply,
+            &[caller],
+        );
+        Ok(reply)
+    }
+}
+
+/// Fails the run for a misuse and returns the matching error for the caller.
+fn misuse(message: String) -> RpcError {
+    sim::report_misuse(message.clone());
+    RpcError::Misuse(message)
+}

@@ -1,0 +1,47 @@
+//! Log output for simulated runs: every line carries the virtual time and the node that logged it.
+
+use std::fmt;
+
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
+
+/// Formats `  1.234000s server-2 raft: message field=value`.
+struct SimFormat;
+
+impl<S, N> FormatEvent<S, N> for SimFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        if super::in_simulation() {
+            let t = super::fmt_time(super::now().as_nanos() as u64);
+            let node = super::Node::current().name();
+            write!(w, "{t:>12} {node:<10} ")?;
+        }
+        let meta = event.metadata();
+        write!(w, "{:<5} {}: ", meta.level(), meta.target())?;
+        ctx.format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Installs the log subscriber once per process, filtered by `RUST_LOG` (e.g. `RUST_LOG=raft=debug`).
+///
+/// Output goes through the test harness's capture, so a passing test stays quiet.
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .event_format(SimFormat)
+        .try_init();
+}

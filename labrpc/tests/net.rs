@@ -1,0 +1,473 @@
+//! The simulated network: Go labrpc's tests, in virtual time, and checks of every number it uses.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use labrpc::sim::{self, Node, Options};
+use labrpc::{ClientEnd, Network, RpcError, Server, Service};
+use serde::{Deserialize, Serialize};
+use tokio::time::{sleep, Instant};
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Point {
+    x: i64,
+    label: String,
+    tags: Vec<u8>,
+}
+
+/// A server with a few methods of different types, on its own node.
+fn junk_server() -> Server {
+    Node::new("junk").enter(|| {
+        let s = Server::new();
+        s.add_service(
+            Service::new("Junk")
+                .method("Double", |x: u64| async move { x * 2 })
+                .method(
+                    "Greet",
+                    |name: String| async move { format!("hello {name}") },
+                )
+                .method("Move", |p: Point| async move { Point { x: p.x + 1, ..p } })
+                .method("Sleep", |ms: u64| async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    ms
+                }),
+        );
+        s
+    })
+}
+
+/// A network with the junk server as `server` and a connected, enabled end called `end`.
+fn setup() -> (Network, ClientEnd) {
+    let net = Network::new();
+    net.add_server("server", junk_server());
+    let end = net.make_end("end");
+    net.connect("end", "server");
+    net.enable("end", true);
+    (net, end)
+}
+
+fn run<T: Send + 'static, Fut: std::future::Future<Output = T> + 'static>(
+    f: impl FnOnce() -> Fut + Send + 'static,
+) -> T {
+    let seed = sim::test_seed();
+    match sim::run(Options::with_seed(seed), f) {
+        Ok((v, _)) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn basic() {
+    run(|| async {
+        let (_, end) = setup();
+        let r: u64 = end.call("Junk.Double", &21u64).await.unwrap();
+        assert_eq!(r, 42);
+    });
+}
+
+#[test]
+fn several_types() {
+    run(|| async {
+        let (_, end) = setup();
+        let r: String = end.call("Junk.Greet", "raft").await.unwrap();
+        assert_eq!(r, "hello raft");
+        let p = Point {
+            x: 1,
+            label: "p".into(),
+            tags: vec![1, 2, 3],
+        };
+        let r: Point = end.call("Junk.Move", &p).await.unwrap();
+        assert_eq!(r, Point { x: 2, ..p });
+    });
+}
+
+#[test]
+fn disconnect() {
+    run(|| async {
+        let net = Network::new();
+        net.add_server("server", junk_server());
+        let end = net.make_end("end");
+        // Unconnected, then connected but disabled: both fail.
+        assert_eq!(
+            end.call::<u64, u64>("Junk.Double", &1).await,
+            Err(RpcError::Unreachable)
+        );
+        net.connect("end", "server");
+        assert_eq!(
+            end.call::<u64, u64>("Junk.Double", &1).await,
+            Err(RpcError::Unreachable)
+        );
+        net.enable("end", true);
+        assert_eq!(end.call::<u64, u64>("Junk.Double", &1).await, Ok(2));
+        net.enable("end", false);
+        assert_eq!(
+            end.call::<u64, u64>("Junk.Double", &1).await,
+            Err(RpcError::Unreachable)
+        );
+        assert_eq!(net.server_rpc_count("server"), 1);
+    });
+}
+
+#[test]
+fn counts() {
+    run(|| async {
+        let (net, end) = setup();
+        for i in 0..17u64 {
+            let r: u64 = end.call("Junk.Double", &i).await.unwrap();
+            assert_eq!(r, 2 * i);
+        }
+        assert_eq!(net.server_rpc_count("server"), 17);
+        assert_eq!(net.rpc_count(), 17);
+        assert_eq!(net.server_rpc_count("nobody"), 0);
+    });
+}
+
+#[test]
+fn bytes() {
+    run(|| async {
+        let (net, end) = setup();
+        let name = "x".repeat(5000);
+        let _: String = end.call("Junk.Greet", name.as_str()).await.unwrap();
+        let request = postcard::to_allocvec(name.as_str()).unwrap().len() as u64;
+        let reply = postcard::to_allocvec(&format!("hello {name}"))
+            .unwrap()
+            .len() as u64;
+        assert_eq!(net.byte_count(), request + reply);
+        assert!(net.byte_count() > 10_000 && net.byte_count() < 10_020);
+    });
+}
+
+#[test]
+fn concurrent_many() {
+    run(|| async {
+        let (net, _) = setup();
+        let ok = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for c in 0..20 {
+            let name = format!("end-{c}");
+            let end = net.make_end(&name);
+            net.connect(&name, "server");
+            net.enable(&name, true);
+            let ok = ok.clone();
+            tasks.push(sim::spawn(async move {
+                for i in 0..10u64 {
+                    let r: u64 = end.call("Junk.Double", &(c * 100 + i)).await.unwrap();
+                    assert_eq!(r, 2 * (c * 100 + i));
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(ok.load(Ordering::Relaxed), 200);
+        assert_eq!(net.server_rpc_count("server"), 200);
+    });
+}
+
+#[test]
+fn concurrent_one() {
+    run(|| async {
+        let (net, end) = setup();
+        let mut tasks = Vec::new();
+        for i in 0..20u64 {
+            let end = end.clone();
+            tasks.push(sim::spawn(async move {
+                end.call::<u64, u64>("Junk.Double", &i).await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap(), Ok(2 * i as u64));
+        }
+        assert_eq!(net.server_rpc_count("server"), 20);
+    });
+}
+
+#[test]
+fn unreliable() {
+    run(|| async {
+        let (net, _) = setup();
+        net.reliable(false);
+        let mut tasks = Vec::new();
+        for c in 0..300u64 {
+            let name = format!("end-{c}");
+            let end = net.make_end(&name);
+            net.connect(&name, "server");
+            net.enable(&name, true);
+            tasks.push(sim::spawn(async move {
+                end.call::<u64, u64>("Junk.Double", &c).await
+            }));
+        }
+        let (mut ok, mut failed) = (0, 0);
+        for (c, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(r) => {
+                    assert_eq!(r, 2 * c as u64);
+                    ok += 1;
+                }
+                Err(RpcError::Lost) => failed += 1,
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        assert!(ok > 0 && failed > 0, "{ok} succeeded, {failed} failed");
+    });
+}
+
+/// After `enable`, a call gets through at once, even with calls still waiting out long delays.
+#[test]
+fn regression() {
+    run(|| async {
+        let (net, end) = setup();
+        net.enable("end", false);
+        net.long_delays(true);
+        for _ in 0..20 {
+            let end = end.clone();
+            sim::spawn(async move {
+                let _ = end.call::<u64, u64>("Junk.Double", &1).await;
+            });
+        }
+        sleep(Duration::from_millis(100)).await;
+        let t0 = Instant::now();
+        net.enable("end", true);
+        assert_eq!(end.call::<u64, u64>("Junk.Double", &99).await, Ok(198));
+        assert!(
+            t0.elapsed() <= Duration::from_millis(30),
+            "took {:?}",
+            t0.elapsed()
+        );
+    });
+}
+
+/// A call stuck in a handler fails at the caller's next 100 ms check once the server is deleted.
+#[test]
+fn killed_server() {
+    run(|| async {
+        let (net, end) = setup();
+        let call = sim::spawn({
+            let end = end.clone();
+            async move {
+                let t0 = Instant::now();
+                (
+                    end.call::<u64, u64>("Junk.Sleep", &20_000).await,
+                    t0.elapsed(),
+                )
+            }
+        });
+        sleep(Duration::from_millis(250)).await;
+        net.delete_server("server");
+        let (r, took) = call.await.unwrap();
+        assert_eq!(r, Err(RpcError::Unreachable));
+        assert_eq!(
+            took,
+            Duration::from_millis(300),
+            "fails at the 100 ms check after the deletion"
+        );
+        // Disabling the end does the same to a call in progress.
+        net.add_server("server", junk_server());
+        let call = sim::spawn(async move {
+            let t0 = Instant::now();
+            (
+                end.call::<u64, u64>("Junk.Sleep", &20_000).await,
+                t0.elapsed(),
+            )
+        });
+        sleep(Duration::from_millis(120)).await;
+        net.enable("end", false);
+        let (r, took) = call.await.unwrap();
+        assert_eq!(r, Err(RpcError::Unreachable));
+        assert_eq!(took, Duration::from_millis(200));
+    });
+}
+
+/// Killing the server's node aborts its handlers; the caller fails at its next check.
+#[test]
+fn killed_node() {
+    run(|| async {
+        let net = Network::new();
+        let node = Node::new("victim");
+        let server = node.enter(|| {
+            let s = Server::new();
+            s.add_service(Service::new("Junk").method("Sleep", |ms: u64| async move {
+                sleep(Duration::from_millis(ms)).await;
+                ms
+            }));
+            s
+        });
+        net.add_server("server", server);
+        let end = net.make_end("end");
+        net.connect("end", "server");
+        net.enable("end", true);
+        let call = sim::spawn(async move {
+            let t0 = Instant::now();
+            (
+                end.call::<u64, u64>("Junk.Sleep", &20_000).await,
+                t0.elapsed(),
+            )
+        });
+        sleep(Duration::from_millis(50)).await;
+        node.kill();
+        let (r, took) = call.await.unwrap();
+        assert_eq!(r, Err(RpcError::Unreachable));
+        assert_eq!(took, Duration::from_millis(100));
+    });
+}
+
+/// Latencies of `n` concurrent calls (each on its own task), `None` for failed calls.
+async fn latencies(end: &ClientEnd, method: &'static str, n: usize) -> Vec<Option<Duration>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let end = end.clone();
+            sim::spawn(async move {
+                let t0 = Instant::now();
+                let r = end.call::<u64, u64>(method, &0).await;
+                r.ok().map(|_| t0.elapsed())
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// `count` successes out of `n` trials of probability `p`, within six standard deviations.
+fn assert_rate(what: &str, count: usize, n: usize, p: f64) {
+    let mean = n as f64 * p;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    assert!(
+        (count as f64 - mean).abs() <= 6.0 * sd,
+        "{what}: {count} of {n}, expected about {mean:.0} (p = {p})"
+    );
+}
+
+#[test]
+fn unreliable_numbers() {
+    const N: usize = 10_000;
+    run(|| async {
+        let (net, end) = setup();
+        net.reliable(false);
+        let lat = latencies(&end, "Junk.Double", N).await;
+        let delivered = net.server_rpc_count("server") as usize;
+        let ok: Vec<u64> = lat.iter().flatten().map(|d| d.as_millis() as u64).collect();
+        // 10% of requests lost, then 10% of replies.
+        assert_rate("requests delivered", delivered, N, 0.9);
+        assert_rate("replies delivered", ok.len(), delivered, 0.9);
+        // Each request waits 0-26 ms, uniformly.
+        assert_eq!(ok.iter().min(), Some(&0));
+        assert_eq!(ok.iter().max(), Some(&26));
+        let zero = ok.iter().filter(|&&d| d == 0).count();
+        assert_rate("requests without delay", zero, ok.len(), 1.0 / 27.0);
+    });
+}
+
+#[test]
+fn unreachable_delays() {
+    const N: usize = 10_000;
+    run(|| async {
+        let net = Network::new();
+        let end = net.make_end("end");
+        for (long, range) in [(false, 100u64), (true, 7000)] {
+            net.long_delays(long);
+            let tasks: Vec<_> = (0..N)
+                .map(|_| {
+                    let end = end.clone();
+                    sim::spawn(async move {
+                        let t0 = Instant::now();
+                        let r = end.call::<u64, u64>("Junk.Double", &0).await;
+                        assert_eq!(r, Err(RpcError::Unreachable));
+                        t0.elapsed().as_millis() as u64
+                    })
+                })
+                .collect();
+            let mut waits = Vec::new();
+            for t in tasks {
+                waits.push(t.await.unwrap());
+            }
+            // Uniform over 0..range: all inside, both ends reached (within 0.2% of the range).
+            let (min, max) = (*waits.iter().min().unwrap(), *waits.iter().max().unwrap());
+            assert!(max < range, "long_delays={long}: waited {max} ms");
+            assert!(
+                min <= range / 500 && max >= range - 1 - range / 500,
+                "{min}..{max}"
+            );
+            let mean = waits.iter().sum::<u64>() as f64 / N as f64;
+            let expected = (range - 1) as f64 / 2.0;
+            assert!(
+                (mean - expected).abs() < expected * 0.05,
+                "mean wait {mean}"
+            );
+        }
+    });
+}
+
+#[test]
+fn reordering_delays() {
+    const N: usize = 10_000;
+    run(|| async {
+        let (net, end) = setup();
+        net.long_reordering(true);
+        let lat: Vec<u64> = latencies(&end, "Junk.Double", N)
+            .await
+            .into_iter()
+            .map(|d| d.expect("a reliable call failed").as_millis() as u64)
+            .collect();
+        let delayed: Vec<u64> = lat.iter().copied().filter(|&d| d > 0).collect();
+        // 600 of 900 replies are delayed by 200 + rand(1 + rand(2000)) ms: 200..=2199.
+        assert_rate("replies delayed", delayed.len(), N, 600.0 / 900.0);
+        assert_eq!(lat.iter().filter(|&&d| d == 0).count(), N - delayed.len());
+        assert!(delayed.iter().all(|&d| (200..=2199).contains(&d)));
+        assert!(*delayed.iter().min().unwrap() <= 201);
+        assert!(*delayed.iter().max().unwrap() >= 2000);
+        // rand(1 + rand(2000)) has mean about 500: the nested draw skews delays short.
+        let mean = delayed.iter().sum::<u64>() as f64 / delayed.len() as f64 - 200.0;
+        assert!((mean - 500.0).abs() < 50.0, "mean extra delay {mean}");
+    });
+}
+
+#[test]
+fn unknown_method_fails_the_run() {
+    let err = sim::run(Options::with_seed(1), || async {
+        let (_, end) = setup();
+        let _ = end.call::<u64, u64>("Junk.Tripple", &1).await;
+        sleep(Duration::from_secs(1)).await;
+    })
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("unknown RPC method \"Junk.Tripple\""), "{msg}");
+    assert!(
+        msg.contains("Junk.Double, Junk.Greet, Junk.Move, Junk.Sleep"),
+        "{msg}"
+    );
+    assert!(msg.contains("seed=1"), "{msg}");
+}
+
+#[test]
+fn mismatched_types_fail_the_run() {
+    let err = sim::run(Options::with_seed(1), || async {
+        let (_, end) = setup();
+        let _ = end
+            .call::<Point, u64>(
+                "Junk.Greet",
+                &Point {
+                    x: 1,
+                    label: "a".into(),
+                    tags: vec![],
+                },
+            )
+            .await;
+        sleep(Duration::from_secs(1)).await;
+    });
+    // A Point does not decode as a String here (postcard has no schema, so some mismatches pass).
+    if let Err(e) = err {
+        assert!(e.to_string().contains("Junk.Greet"), "{e}");
+    }
+    let err = sim::run(Options::with_seed(1), || async {
+        let (_, end) = setup();
+        let _ = end.call::<u64, Point>("Junk.Double", &1).await;
+        sleep(Duration::from_secs(1)).await;
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("could not be decoded as"), "{err}");
+}
