@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
-/// Formats `  1.234000s server-2 raft: message field=value`.
+/// Formats `  1.234000s raft-2 T3 leader  DEBUG raft::raft: message field=value`.
 struct SimFormat;
 
 impl<S, N> FormatEvent<S, N> for SimFormat
@@ -22,10 +22,9 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        if super::in_simulation() {
+        if let Some(node) = super::log_prefix() {
             let t = super::fmt_time(super::now().as_nanos() as u64);
-            let node = super::Node::current().name();
-            write!(w, "{t:>12} {node:<10} ")?;
+            write!(w, "{t:>14} {node:<16} ")?;
         }
         let meta = event.metadata();
         write!(w, "{:<5} {}: ", meta.level(), meta.target())?;

@@ -86,6 +86,8 @@ struct Ctx {
 
 struct NodeState {
     name: Arc<str>,
+    /// Shown after the name on this node's log lines (see [`set_label`]).
+    label: String,
     alive: bool,
     tasks: Vec<Option<AbortHandle>>,
     free: Vec<usize>,
@@ -166,6 +168,30 @@ where
     with_rng(|r| r.random_range(range))
 }
 
+/// Sets a tag shown on every log line of the calling node, e.g. `T3 leader`.
+pub fn set_label(label: impl Into<String>) {
+    let c = ctx();
+    let id = CURRENT.with(Cell::get) as usize;
+    let label = label.into();
+    if let Ok(mut nodes) = c.nodes.try_borrow_mut() {
+        nodes[id].label = label;
+    };
+}
+
+/// The calling node's name and label, for log lines (`None` outside a run).
+pub(crate) fn log_prefix() -> Option<String> {
+    let c = try_ctx()?;
+    let id = CURRENT.with(Cell::get) as usize;
+    let nodes = c.nodes.try_borrow().ok()?;
+    let n = nodes.get(id)?;
+    let prefix = if n.label.is_empty() {
+        n.name.to_string()
+    } else {
+        format!("{} {}", n.name, n.label)
+    };
+    Some(prefix)
+}
+
 /// Records a user event in the run's trace (it counts towards `trace=` and the determinism check).
 pub fn record(label: &str, detail: &[u8]) {
     let node = Node::current();
@@ -235,6 +261,7 @@ impl Node {
         let id = nodes.len() as NodeId;
         nodes.push(NodeState {
             name: name.clone(),
+            label: String::new(),
             alive: true,
             tasks: Vec::new(),
             free: Vec::new(),

@@ -1,0 +1,15 @@
+//! FRAMEWORK FILE: do not edit. Your code goes in `client.rs`, `server.rs` and `common.rs`.
+//!
+//! The KV lab (6.5840 lab 3): a linearizable key/value service replicated with Raft. Clients use
+//! a [`Clerk`]; each [`KvServer`] runs one Raft peer and applies the operations Raft commits.
+
+// The student's files, or the reference solution's when the `reference` feature is on.
+#[cfg_attr(feature = "reference", path = "reference/client.rs")]
+mod client;
+#[cfg_attr(feature = "reference", path = "reference/common.rs")]
+mod common;
+#[cfg_attr(feature = "reference", path = "reference/server.rs")]
+mod server;
+
+pub use client::Clerk;
+pub use server::KvServer;

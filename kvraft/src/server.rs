@@ -1,0 +1,98 @@
+//! YOUR FILE (KV lab): the key/value server, one per Raft peer.
+//!
+//! Keep the signatures of the public methods: the tester calls them. Rules as in the Raft lab:
+//! spawn with `labrpc::sim::spawn`, wait with tokio time, never block or hold a std lock across
+//! an await.
+#![allow(dead_code, unused_imports, unused_variables)] // remove this when done
+
+use std::sync::{Arc, Mutex};
+
+use labrpc::{sim, ClientEnd, Service};
+use raft::{ApplyMsg, Persister, Raft, APPLY_CHANNEL_CAPACITY};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::common::{Error, GetArgs, GetReply, PutAppendArgs, PutAppendOp, PutAppendReply};
+
+/// An operation as it travels through the Raft log: Raft carries bytes, so encode it with
+/// `postcard::to_allocvec(&op)` before `start` and decode applied commands with `postcard::from_bytes`.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+struct Op {
+    // Your definitions here.
+}
+
+/// A key/value server. Cheap to clone: all clones are the same server.
+#[derive(Clone)]
+pub struct KvServer {
+    state: Arc<Mutex<State>>,
+    rf: Raft,
+}
+
+struct State {
+    me: usize,
+    /// Snapshot when Raft's persisted state reaches this many bytes; `None`: never snapshot.
+    max_raft_state: Option<usize>,
+    // Your definitions here.
+}
+
+impl KvServer {
+    /// Starts a server: `servers` are the ends of all servers' Raft peers (`servers[me]` is
+    /// this one's), `persister` holds what this server's previous incarnation saved. When
+    /// `max_raft_state` is `Some(n)`, snapshot (with `Raft::snapshot`) before Raft's saved state
+    /// (`persister.raft_state_size()`) grows past `n` bytes. Must return quickly.
+    pub fn new(
+        servers: Vec<ClientEnd>,
+        me: usize,
+        persister: Persister,
+        max_raft_state: Option<usize>,
+    ) -> KvServer {
+        let (apply_tx, apply_rx) = mpsc::channel(APPLY_CHANNEL_CAPACITY);
+        let rf = Raft::new(servers, me, persister, apply_tx);
+        // You may need initialization code here.
+        KvServer {
+            state: Arc::new(Mutex::new(State { me, max_raft_state })),
+            rf,
+        }
+    }
+
+    /// This server's Raft peer (the tester registers its RPCs and asks it who leads).
+    pub fn raft(&self) -> &Raft {
+        &self.rf
+    }
+
+    /// The tester calls this when it shuts the server down. The framework already stops every
+    /// task the server spawned; use this for anything else (optional).
+    pub fn kill(&self) {
+        self.rf.kill();
+    }
+
+    /// The RPC service the tester registers for this server (named "KVServer").
+    pub fn service(&self) -> Service {
+        let (g, p) = (self.clone(), self.clone());
+        Service::new("KVServer")
+            .method("Get", move |args: GetArgs| {
+                let kv = g.clone();
+                async move { kv.get(args).await }
+            })
+            .method("PutAppend", move |args: PutAppendArgs| {
+                let kv = p.clone();
+                async move { kv.put_append(args).await }
+            })
+    }
+
+    /// The Get RPC handler.
+    async fn get(&self, args: GetArgs) -> GetReply {
+        // Your code here.
+        GetReply {
+            result: Err(Error::WrongLeader),
+        }
+    }
+
+    /// The PutAppend RPC handler.
+    async fn put_append(&self, args: PutAppendArgs) -> PutAppendReply {
+        // Your code here.
+        PutAppendReply {
+            result: Err(Error::WrongLeader),
+        }
+    }
+}

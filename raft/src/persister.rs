@@ -1,0 +1,64 @@
+//! FRAMEWORK FILE: do not edit.
+//!
+//! Stable storage of one Raft peer: its Raft state and its latest snapshot, saved together.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Holds a peer's persistent Raft state and snapshot. The tester gives a restarted peer a copy of
+/// what its previous incarnation saved; everything else about the old peer is gone.
+#[derive(Clone, Default)]
+pub struct Persister {
+    inner: Arc<Mutex<Saved>>,
+}
+
+#[derive(Clone, Default)]
+struct Saved {
+    raft_state: Vec<u8>,
+    snapshot: Vec<u8>,
+}
+
+impl Persister {
+    /// An empty persister.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Saved> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A separate persister holding the same bytes (the tester's model of a disk surviving a crash).
+    pub fn copy(&self) -> Persister {
+        Persister {
+            inner: Arc::new(Mutex::new(self.lock().clone())),
+        }
+    }
+
+    /// Saves the Raft state and the snapshot together, atomically.
+    pub fn save(&self, raft_state: Vec<u8>, snapshot: Vec<u8>) {
+        *self.lock() = Saved {
+            raft_state,
+            snapshot,
+        };
+    }
+
+    /// The last saved Raft state (empty if none).
+    pub fn read_raft_state(&self) -> Vec<u8> {
+        self.lock().raft_state.clone()
+    }
+
+    /// The last saved snapshot (empty if none).
+    pub fn read_snapshot(&self) -> Vec<u8> {
+        self.lock().snapshot.clone()
+    }
+
+    /// Size in bytes of the saved Raft state (the tester bounds it in the snapshot tests).
+    pub fn raft_state_size(&self) -> usize {
+        self.lock().raft_state.len()
+    }
+
+    /// Size in bytes of the saved snapshot.
+    pub fn snapshot_size(&self) -> usize {
+        self.lock().snapshot.len()
+    }
+}

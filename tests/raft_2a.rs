@@ -1,0 +1,82 @@
+//! Lab 2A: leader election. `cargo test 2a` runs these.
+
+use raftlab::raft_tester::{raft_test, ELECTION_TIMEOUT};
+use tokio::time::sleep;
+
+#[test]
+fn initial_election_2a() {
+    raft_test(3, false, false, "2A initial election", |cfg| async move {
+        // Is a leader elected?
+        cfg.check_one_leader().await;
+        // Sleep a bit to avoid racing with followers learning of the election, then check that
+        // all peers agree on the term.
+        sleep(std::time::Duration::from_millis(50)).await;
+        let term1 = cfg.check_terms().await;
+        assert!(term1 >= 1, "term is {term1}, but should be at least 1");
+        // Does the leader and term stay the same if there is no network failure?
+        sleep(2 * ELECTION_TIMEOUT).await;
+        let term2 = cfg.check_terms().await;
+        if term1 != term2 {
+            println!("warning: term changed even though there were no failures");
+        }
+        // There should still be a leader.
+        cfg.check_one_leader().await;
+    });
+}
+
+#[test]
+fn re_election_2a() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2A election after network failure",
+        |cfg| async move {
+            let servers = cfg.n();
+            let leader1 = cfg.check_one_leader().await;
+            // If the leader disconnects, a new one should be elected.
+            cfg.disconnect(leader1);
+            cfg.check_one_leader().await;
+            // If the old leader rejoins, that shouldn't disturb the new leader, and the old leader
+            // should switch to follower.
+            cfg.connect(leader1);
+            let leader2 = cfg.check_one_leader().await;
+            // If there's no quorum, no new leader should be elected.
+            cfg.disconnect(leader2);
+            cfg.disconnect((leader2 + 1) % servers);
+            sleep(2 * ELECTION_TIMEOUT).await;
+            // Check that the one connected server does not think it is the leader.
+            cfg.check_no_leader().await;
+            // If a quorum arises, it should elect a leader.
+            cfg.connect((leader2 + 1) % servers);
+            cfg.check_one_leader().await;
+            // Re-join of the last node shouldn't prevent a leader from existing.
+            cfg.connect(leader2);
+            cfg.check_one_leader().await;
+        },
+    );
+}
+
+#[test]
+fn many_elections_2a() {
+    raft_test(7, false, false, "2A multiple elections", |cfg| async move {
+        let servers = cfg.n();
+        cfg.check_one_leader().await;
+        for _ in 1..10 {
+            // Disconnect three nodes.
+            let i1 = labrpc::sim::random_range(0..servers);
+            let i2 = labrpc::sim::random_range(0..servers);
+            let i3 = labrpc::sim::random_range(0..servers);
+            cfg.disconnect(i1);
+            cfg.disconnect(i2);
+            cfg.disconnect(i3);
+            // Either the current leader should still be alive, or the remaining four should
+            // elect a new one.
+            cfg.check_one_leader().await;
+            cfg.connect(i1);
+            cfg.connect(i2);
+            cfg.connect(i3);
+        }
+        cfg.check_one_leader().await;
+    });
+}

@@ -1,0 +1,165 @@
+//! Lab 2D: log compaction (snapshots). `cargo test 2d` runs these.
+
+use labrpc::sim;
+use raftlab::raft_tester::{raft_test, random_cmd, Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL};
+
+/// Followers fall behind (disconnected or crashed) while the leader snapshots; they must catch up,
+/// through InstallSnapshot when their entries are gone, and the log must stay small.
+async fn snap_common(cfg: Config, disconnect: bool, crash: bool) {
+    let servers = cfg.n();
+    cfg.one(random_cmd(), servers, true).await;
+    let mut leader1 = cfg.check_one_leader().await;
+    for i in 0..30 {
+        let (mut victim, mut sender) = ((leader1 + 1) % servers, leader1);
+        if i % 3 == 1 {
+            sender = (leader1 + 1) % servers;
+            victim = leader1;
+        }
+        if disconnect {
+            cfg.disconnect(victim);
+            cfg.one(random_cmd(), servers - 1, true).await;
+        }
+        if crash {
+            cfg.crash1(victim);
+            cfg.one(random_cmd(), servers - 1, true).await;
+        }
+        // Perhaps send enough to get a snapshot.
+        let nn = SNAPSHOT_INTERVAL / 2 + sim::random_range(0..SNAPSHOT_INTERVAL);
+        for _ in 0..nn {
+            cfg.start(sender, random_cmd()).await;
+        }
+        // Let applier tasks catch up with the start()s.
+        if !disconnect && !crash {
+            // Make sure all followers have caught up, so that an InstallSnapshot RPC isn't
+            // required for snapshot_basic.
+            cfg.one(random_cmd(), servers, true).await;
+        } else {
+            cfg.one(random_cmd(), servers - 1, true).await;
+        }
+        let size = cfg.log_size();
+        assert!(
+            size < MAX_LOG_SIZE,
+            "log size too large: {size} bytes of Raft state (limit {MAX_LOG_SIZE})"
+        );
+        if disconnect {
+            // Reconnect a follower, who may be behind and need a snapshot to catch up.
+            cfg.connect(victim);
+            cfg.one(random_cmd(), servers, true).await;
+            leader1 = cfg.check_one_leader().await;
+        }
+        if crash {
+            cfg.start1(victim);
+            cfg.connect(victim);
+            cfg.one(random_cmd(), servers, true).await;
+            leader1 = cfg.check_one_leader().await;
+        }
+    }
+}
+
+#[test]
+fn snapshot_basic_2d() {
+    raft_test(3, false, true, "2D snapshots basic", |cfg| {
+        snap_common(cfg, false, false)
+    });
+}
+
+#[test]
+fn snapshot_install_2d() {
+    raft_test(3, false, true, "2D install snapshots (disconnect)", |cfg| {
+        snap_common(cfg, true, false)
+    });
+}
+
+#[test]
+fn snapshot_install_unreliable_2d() {
+    raft_test(
+        3,
+        true,
+        true,
+        "2D install snapshots (disconnect+unreliable)",
+        |cfg| snap_common(cfg, true, false),
+    );
+}
+
+#[test]
+fn snapshot_install_crash_2d() {
+    raft_test(3, false, true, "2D install snapshots (crash)", |cfg| {
+        snap_common(cfg, false, true)
+    });
+}
+
+#[test]
+fn snapshot_install_uncrash_2d() {
+    raft_test(
+        3,
+        true,
+        true,
+        "2D install snapshots (unreliable+crash)",
+        |cfg| snap_common(cfg, false, true),
+    );
+}
+
+/// Crash and restart all servers, with snapshots; the log index must keep growing.
+#[test]
+fn snapshot_all_crash_2d() {
+    raft_test(
+        3,
+        false,
+        true,
+        "2D crash and restart all servers",
+        |cfg| async move {
+            let servers = cfg.n();
+            cfg.one(random_cmd(), servers, true).await;
+            for _ in 0..5 {
+                // Perhaps enough to get a snapshot.
+                let nn = SNAPSHOT_INTERVAL / 2 + sim::random_range(0..SNAPSHOT_INTERVAL);
+                for _ in 0..nn {
+                    cfg.one(random_cmd(), servers, true).await;
+                }
+                let index1 = cfg.one(random_cmd(), servers, true).await;
+                // Crash all.
+                for i in 0..servers {
+                    cfg.crash1(i);
+                }
+                // Revive all.
+                for i in 0..servers {
+                    cfg.start1(i);
+                    cfg.connect(i);
+                }
+                let index2 = cfg.one(random_cmd(), servers, true).await;
+                assert!(index2 > index1, "index decreased from {index1} to {index2}");
+            }
+        },
+    );
+}
+
+/// A restart after a snapshot must restore the snapshot's index, not only the log.
+#[test]
+fn snapshot_init_2d() {
+    raft_test(
+        3,
+        false,
+        true,
+        "2D snapshot initialization after crash",
+        |cfg| async move {
+            let servers = cfg.n();
+            cfg.one(random_cmd(), servers, true).await;
+            // Enough ops to make a snapshot.
+            for _ in 0..SNAPSHOT_INTERVAL + 1 {
+                cfg.one(random_cmd(), servers, true).await;
+            }
+            // Crash and revive all twice: the first op after a restart gets something written back
+            // to persistent storage; the second restart then reads it.
+            for _ in 0..2 {
+                for i in 0..servers {
+                    cfg.crash1(i);
+                }
+                for i in 0..servers {
+                    cfg.start1(i);
+                    cfg.connect(i);
+                }
+                cfg.one(random_cmd(), servers, true).await;
+            }
+        },
+    );
+}
