@@ -310,7 +310,7 @@ impl Config {
         st.logs[i].insert(index, command);
         st.max_index = st.max_index.max(index);
         st.last_applied[i] = index;
-        if !self.snapshot || (index + 1) % SNAPSHOT_INTERVAL != 0 {
+        if !self.snapshot || !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) {
             return None;
         }
         let xlog: Vec<Option<Vec<u8>>> = (0..=index).map(|j| st.logs[i].get(&j).cloned()).collect();
