@@ -327,10 +327,10 @@ async fn churn(cfg: Config) {
 
 #[test]
 fn reliable_churn_2c() {
-    raft_test(5, false, false, "2C churn", |cfg| churn(cfg));
+    raft_test(5, false, false, "2C churn", churn);
 }
 
 #[test]
 fn unreliable_churn_2c() {
-    raft_test(5, true, false, "2C unreliable churn", |cfg| churn(cfg));
+    raft_test(5, true, false, "2C unreliable churn", churn);
 }
