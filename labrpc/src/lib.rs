@@ -15,5 +15,5 @@ mod net;
 mod server;
 pub mod sim;
 
-pub use net::{ClientEnd, Network, RpcError};
+pub use net::{ClientEnd, Network, RpcError, REPLY_LATENCY};
 pub use server::{Server, Service};

@@ -5,6 +5,10 @@
 //! 200 + rand(1 + rand(2000)) ms; a call that cannot reach its server fails after 0–99 ms (0–6999 ms
 //! with long delays). While a handler runs, the caller checks every 100 ms whether the server was
 //! deleted or the end disabled, and then fails; a reply from a server deleted meanwhile is discarded.
+//!
+//! One addition to Go's numbers: a reply takes 1 ms (the timer's smallest step) to travel back, so a
+//! round trip always takes virtual time, as it takes real time in Go. Without it, code that loops
+//! over RPCs (a client issuing operations back to back) would stop the virtual clock.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -244,6 +248,9 @@ impl Default for Network {
     }
 }
 
+/// How long every reply takes to reach the caller, in milliseconds (see the module docs).
+pub const REPLY_LATENCY: u64 = 1;
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -292,7 +299,7 @@ impl ClientEnd {
             to.clone(),
             what.clone(),
             &request,
-            &[caller],
+            caller,
         );
 
         let Some((server_name, server)) = route.reachable else {
@@ -302,7 +309,7 @@ impl ClientEnd {
                 net.rand(100)
             };
             sleep(ms(wait)).await;
-            sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], &[caller]);
+            sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], caller);
             return Err(RpcError::Unreachable);
         };
         if !route.reliable {
@@ -317,7 +324,7 @@ impl ClientEnd {
                     to,
                     what,
                     &[],
-                    &[caller],
+                    caller,
                 );
                 return Err(RpcError::Lost);
             }
@@ -331,7 +338,7 @@ impl ClientEnd {
             to.clone(),
             what.clone(),
             &request,
-            &[server_node.id()],
+            server_node.id(),
         );
         let (tx, mut rx) = oneshot::channel();
         let reply_fut = dispatch.reply;
@@ -380,7 +387,7 @@ impl ClientEnd {
             Some(Ok(bytes)) if !dead() => bytes,
             Some(Err(m)) => return Err(misuse(m)),
             _ => {
-                sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], &[caller]);
+                sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], caller);
                 return Err(RpcError::Unreachable);
             }
         };
@@ -391,15 +398,18 @@ impl ClientEnd {
                 self.name.clone(),
                 what,
                 &reply,
-                &[caller],
+                caller,
             );
             return Err(RpcError::Lost);
         }
+        // A reply travels for 1 ms: the simulation's smallest step, standing in for the real
+        // time Go's hand-offs take. Without it a loop of round trips would never advance time.
+        let mut travel = REPLY_LATENCY;
         if route.long_reordering && net.rand(900) < 600 {
             let extra = net.rand(2000);
-            let wait = 200 + net.rand(1 + extra);
-            sleep(ms(wait)).await;
+            travel = 200 + net.rand(1 + extra);
         }
+        sleep(ms(travel)).await;
         net.inner.bytes.fetch_add(reply.len() as u64, Relaxed);
         sim::trace_event(
             EventKind::Reply,
@@ -407,7 +417,7 @@ impl ClientEnd {
             self.name.clone(),
             what,
             &reply,
-            &[caller],
+            caller,
         );
         Ok(reply)
     }

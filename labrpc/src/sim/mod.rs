@@ -122,7 +122,13 @@ pub fn seed() -> u64 {
 
 /// Virtual time since the start of the run.
 pub fn now() -> Duration {
-    tokio::time::Instant::now().saturating_duration_since(ctx().start)
+    ctx().now()
+}
+
+impl Ctx {
+    fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.start)
+    }
 }
 
 /// Formats a virtual time given in nanoseconds as seconds, e.g. `12.345s`.
@@ -201,21 +207,21 @@ pub fn record(label: &str, detail: &[u8]) {
         Arc::from(""),
         Arc::from(label),
         detail,
-        &[node.0],
+        node.0,
     );
 }
 
-/// Records an event (internal: the network and the nodes call this).
+/// Records an event of `node` (internal: the network and the nodes call this).
 pub(crate) fn trace_event(
     kind: EventKind,
     from: Arc<str>,
     to: Arc<str>,
     what: Arc<str>,
     bytes: &[u8],
-    nodes: &[NodeId],
+    node: NodeId,
 ) {
     let c = ctx();
-    let at_ns = now().as_nanos() as u64;
+    let at_ns = c.now().as_nanos() as u64;
     c.shared.monitor.set_vtime(at_ns);
     let ev = Event {
         at_ns,
@@ -230,7 +236,7 @@ pub(crate) fn trace_event(
         .tracer
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .record(ev, nodes);
+        .record(ev, node);
 }
 
 /// Fails the run with a message about a misuse of the framework (the first one is reported).
@@ -378,7 +384,7 @@ impl Node {
             Arc::from(""),
             Arc::from("kill"),
             &[],
-            &[self.0],
+            self.0,
         );
     }
 }

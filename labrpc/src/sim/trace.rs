@@ -134,8 +134,8 @@ impl Tracer {
         self.digest.finish()
     }
 
-    /// Folds one event into the digest; `nodes` are the nodes whose "last event" it becomes.
-    pub fn record(&mut self, ev: Event, nodes: &[u32]) {
+    /// Folds one event into the digest; it becomes `node`'s last event.
+    pub fn record(&mut self, ev: Event, node: u32) {
         let h = &mut self.digest;
         h.write_u64(ev.at_ns);
         h.write_u64(ev.kind as u64);
@@ -146,16 +146,14 @@ impl Tracer {
         h.write_u64(ev.bytes_digest);
         self.count += 1;
         self.last_at_ns = ev.at_ns;
-        for &n in nodes {
-            let n = n as usize;
-            if self.last_by_node.len() <= n {
-                self.last_by_node.resize(n + 1, None);
-            }
-            self.last_by_node[n] = Some(ev.clone());
-        }
         if let Some(list) = &mut self.list {
-            list.push(ev);
+            list.push(ev.clone());
         }
+        let n = node as usize;
+        if self.last_by_node.len() <= n {
+            self.last_by_node.resize(n + 1, None);
+        }
+        self.last_by_node[n] = Some(ev);
     }
 }
 

@@ -27,7 +27,7 @@ use crate::{ApplyMsg, ApplySender, Persister};
 /// How often a leader sends AppendEntries to an idle follower.
 const HEARTBEAT: Duration = Duration::from_millis(100);
 /// The shortest time between two RPCs of the leader to one follower.
-const MIN_GAP: Duration = Duration::from_millis(10);
+const MIN_GAP: Duration = Duration::from_millis(20);
 /// Election timeouts are drawn from this range, in milliseconds, at every reset.
 const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
 
@@ -181,12 +181,8 @@ impl Log {
 
     /// The last index holding an entry of `term`, if the log (or the snapshot's end) has one.
     fn last_of_term(&self, term: u64) -> Option<u64> {
-        (self.base..=self.last_index())
-            .rev()
-            .map(|i| (i, self.term(i).unwrap_or(0)))
-            .take_while(|&(_, t)| t >= term)
-            .find(|&(_, t)| t == term)
-            .map(|(i, _)| i)
+        let i = self.entries.iter().rposition(|e| e.term == term)?;
+        Some(self.base + i as u64)
     }
 
     /// Discards the log through `index`, now covered by a snapshot whose last entry has `term`.
