@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use labrpc::sim::{self, Node};
 use labrpc::{ClientEnd, Network, Server};
-use raft::{ApplyMsg, Persister, Raft, APPLY_CHANNEL_CAPACITY};
+use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Persister, Raft};
 use tokio::sync::mpsc;
-use tokio::time::{sleep, Instant};
+use tokio::time::{Instant, sleep};
 
 /// The election timeout the tests reason with (Go's `RaftElectionTimeout`).
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -231,10 +231,10 @@ impl Config {
             (ends, st.saved[i].clone())
         };
         let snapshot = persister.read_snapshot();
-        if !snapshot.is_empty() {
-            if let Err(e) = self.ingest_snapshot(i, &snapshot, None) {
-                panic!("{e}");
-            }
+        if !snapshot.is_empty()
+            && let Err(e) = self.ingest_snapshot(i, &snapshot, None)
+        {
+            panic!("{e}");
         }
         let (tx, rx) = mpsc::channel(APPLY_CHANNEL_CAPACITY);
         let node = Node::new(server_name(i));
@@ -260,10 +260,10 @@ impl Config {
             }
             let snapshot_now = match m {
                 ApplyMsg::Snapshot { index, data, .. } => {
-                    if self.snapshot {
-                        if let Err(e) = self.ingest_snapshot(i, &data, Some(index)) {
-                            panic!("{e}");
-                        }
+                    if self.snapshot
+                        && let Err(e) = self.ingest_snapshot(i, &data, Some(index))
+                    {
+                        panic!("{e}");
                     }
                     None
                 }
@@ -290,14 +290,14 @@ impl Config {
             );
         }
         for (j, log) in st.logs.iter().enumerate() {
-            if let Some(old) = log.get(&index) {
-                if *old != command {
-                    panic!(
-                        "apply error: commit index={index}: server {i} applied {}, but server {j} applied {}",
-                        show(&command),
-                        show(old)
-                    );
-                }
+            if let Some(old) = log.get(&index)
+                && *old != command
+            {
+                panic!(
+                    "apply error: commit index={index}: server {i} applied {}, but server {j} applied {}",
+                    show(&command),
+                    show(old)
+                );
             }
         }
         let prev_ok = index == 1 || st.logs[i].contains_key(&(index - 1));
@@ -324,12 +324,12 @@ impl Config {
             postcard::from_bytes(data).map_err(|e| {
                 format!("apply error: server {i} got a snapshot the tester cannot decode ({e})")
             })?;
-        if let Some(index) = index {
-            if index != last {
-                return Err(format!(
-                    "apply error: server {i} got a snapshot for index {index}, but its content ends at {last}"
-                ));
-            }
+        if let Some(index) = index
+            && index != last
+        {
+            return Err(format!(
+                "apply error: server {i} got a snapshot for index {index}, but its content ends at {last}"
+            ));
         }
         let mut st = self.lock();
         st.logs[i] = xlog
@@ -445,10 +445,10 @@ impl Config {
             sleep(Duration::from_millis(450 + sim::random_range(0..100))).await;
             let mut leaders: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
             for i in 0..self.n {
-                if self.is_connected(i) {
-                    if let Some((term, true)) = self.get_state(i).await {
-                        leaders.entry(term).or_default().push(i);
-                    }
+                if self.is_connected(i)
+                    && let Some((term, true)) = self.get_state(i).await
+                {
+                    leaders.entry(term).or_default().push(i);
                 }
             }
             for (term, ls) in &leaders {
@@ -467,15 +467,15 @@ impl Config {
     pub async fn check_terms(&self) -> u64 {
         let mut term = None;
         for i in 0..self.n {
-            if self.is_connected(i) {
-                if let Some((t, _)) = self.get_state(i).await {
-                    match term {
-                        None => term = Some(t),
-                        Some(x) if x != t => {
-                            panic!("servers disagree on term: {x} and {t} (server {i})")
-                        }
-                        _ => {}
+            if self.is_connected(i)
+                && let Some((t, _)) = self.get_state(i).await
+            {
+                match term {
+                    None => term = Some(t),
+                    Some(x) if x != t => {
+                        panic!("servers disagree on term: {x} and {t} (server {i})")
                     }
+                    _ => {}
                 }
             }
         }
@@ -485,10 +485,12 @@ impl Config {
     /// Checks that no connected peer thinks it is the leader.
     pub async fn check_no_leader(&self) {
         for i in 0..self.n {
-            if self.is_connected(i) {
-                if let Some((_, true)) = self.get_state(i).await {
-                    panic!("expected no leader among connected servers, but server {i} claims to be leader");
-                }
+            if self.is_connected(i)
+                && let Some((_, true)) = self.get_state(i).await
+            {
+                panic!(
+                    "expected no leader among connected servers, but server {i} claims to be leader"
+                );
             }
         }
     }
@@ -500,14 +502,14 @@ impl Config {
         let mut value: Option<&Vec<u8>> = None;
         for log in &st.logs {
             if let Some(c) = log.get(&index) {
-                if let Some(v) = value {
-                    if v != c {
-                        panic!(
-                            "committed values do not match: index {index}, {} and {}",
-                            show(v),
-                            show(c)
-                        );
-                    }
+                if let Some(v) = value
+                    && v != c
+                {
+                    panic!(
+                        "committed values do not match: index {index}, {} and {}",
+                        show(v),
+                        show(c)
+                    );
                 }
                 count += 1;
                 value = Some(c);
@@ -529,10 +531,10 @@ impl Config {
             }
             if let Some(start) = start_term {
                 for i in 0..self.n {
-                    if let Some((t, _)) = self.get_state(i).await {
-                        if t > start {
-                            return None; // someone has moved on; the test can't expect success
-                        }
+                    if let Some((t, _)) = self.get_state(i).await
+                        && t > start
+                    {
+                        return None; // someone has moved on; the test can't expect success
                     }
                 }
             }
@@ -554,11 +556,11 @@ impl Config {
             let mut index = None;
             for _ in 0..self.n {
                 starts = (starts + 1) % self.n;
-                if self.is_connected(starts) {
-                    if let Some((i, _, true)) = self.start(starts, command.clone()).await {
-                        index = Some(i);
-                        break;
-                    }
+                if self.is_connected(starts)
+                    && let Some((i, _, true)) = self.start(starts, command.clone()).await
+                {
+                    index = Some(i);
+                    break;
                 }
             }
             let Some(index) = index else {

@@ -1,6 +1,6 @@
 //! Lab 2A: leader election. `cargo test 2a` runs these.
 
-use raftlab::raft_tester::{raft_test, ELECTION_TIMEOUT};
+use raftlab::raft_tester::{ELECTION_TIMEOUT, raft_test};
 use tokio::time::sleep;
 
 #[test]

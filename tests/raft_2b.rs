@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::raft_tester::{cmd, raft_test, random_cmd, show, ELECTION_TIMEOUT};
+use raftlab::raft_tester::{ELECTION_TIMEOUT, cmd, raft_test, random_cmd, show};
 use tokio::time::sleep;
 
 #[test]
@@ -217,10 +217,10 @@ fn concurrent_starts_2b() {
                     }
                 }
                 for j in 0..servers {
-                    if let Some((t, _)) = cfg.get_state(j).await {
-                        if t != term {
-                            continue 'retry; // the term changed: we can't expect low RPC counts
-                        }
+                    if let Some((t, _)) = cfg.get_state(j).await
+                        && t != term
+                    {
+                        continue 'retry; // the term changed: we can't expect low RPC counts
                     }
                 }
                 let mut cmds = Vec::new();
@@ -401,10 +401,10 @@ fn count_2b() {
                 }
                 total2 = 0;
                 for j in 0..servers {
-                    if let Some((t, _)) = cfg.get_state(j).await {
-                        if t != term {
-                            continue 'retry; // the term changed: we can't expect low RPC counts
-                        }
+                    if let Some((t, _)) = cfg.get_state(j).await
+                        && t != term
+                    {
+                        continue 'retry; // the term changed: we can't expect low RPC counts
                     }
                     total2 += cfg.rpc_count(j);
                 }

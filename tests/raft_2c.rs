@@ -1,11 +1,11 @@
 //! Lab 2C: persistence. `cargo test 2c` runs these.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::raft_tester::{cmd, raft_test, random_cmd, Config, ELECTION_TIMEOUT};
+use raftlab::raft_tester::{Config, ELECTION_TIMEOUT, cmd, raft_test, random_cmd};
 use tokio::time::sleep;
 
 #[test]
@@ -192,10 +192,10 @@ fn figure8_unreliable_2c() {
                 let mut leader = None;
                 for i in 0..servers {
                     let started = cfg.start(i, cmd(sim::random_range(0..10_000))).await;
-                    if let Some((_, _, true)) = started {
-                        if cfg.is_connected(i) {
-                            leader = Some(i);
-                        }
+                    if let Some((_, _, true)) = started
+                        && cfg.is_connected(i)
+                    {
+                        leader = Some(i);
                     }
                 }
                 if sim::random_range(0..1000) < 100 {
@@ -203,11 +203,11 @@ fn figure8_unreliable_2c() {
                 } else {
                     sleep(Duration::from_millis(sim::random_range(0..13))).await;
                 }
-                if let Some(l) = leader {
-                    if sim::random_range(0..1000) < half {
-                        cfg.disconnect(l);
-                        nup -= 1;
-                    }
+                if let Some(l) = leader
+                    && sim::random_range(0..1000) < half
+                {
+                    cfg.disconnect(l);
+                    nup -= 1;
                 }
                 if nup < 3 {
                     let s = sim::random_range(0..servers);

@@ -1,7 +1,7 @@
 //! Lab 2D: log compaction (snapshots). `cargo test 2d` runs these.
 
 use labrpc::sim;
-use raftlab::raft_tester::{raft_test, random_cmd, Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL};
+use raftlab::raft_tester::{Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL, raft_test, random_cmd};
 
 /// Followers fall behind (disconnected or crashed) while the leader snapshots; they must catch up,
 /// through InstallSnapshot when their entries are gone, and the log must stay small.

@@ -5,7 +5,7 @@
 //! for random numbers, no threads, no blocking.
 #![allow(dead_code, unused_imports, unused_variables)] // remove this when done
 
-use labrpc::{sim, ClientEnd};
+use labrpc::{ClientEnd, sim};
 
 use crate::common::{Error, GetArgs, GetReply, PutAppendArgs, PutAppendOp, PutAppendReply};
 

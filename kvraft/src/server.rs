@@ -7,8 +7,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use labrpc::{sim, ClientEnd, Service};
-use raft::{ApplyMsg, Persister, Raft, APPLY_CHANNEL_CAPACITY};
+use labrpc::{ClientEnd, Service, sim};
+use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Persister, Raft};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 

@@ -15,5 +15,5 @@ mod net;
 mod server;
 pub mod sim;
 
-pub use net::{ClientEnd, Network, RpcError, REPLY_LATENCY};
+pub use net::{ClientEnd, Network, REPLY_LATENCY, RpcError};
 pub use server::{Server, Service};

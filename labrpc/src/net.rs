@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
 use rand::RngExt;
-use serde::de::DeserializeOwned;
+use rand::rngs::StdRng;
 use serde::Serialize;
-use tokio::sync::{oneshot, Notify};
-use tokio::time::{sleep, sleep_until, Instant};
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, oneshot};
+use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::server::Server;
 use crate::sim::{self, EventKind, Node};

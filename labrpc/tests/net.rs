@@ -1,13 +1,13 @@
 //! The simulated network: Go labrpc's tests, in virtual time, and checks of every number it uses.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use labrpc::sim::{self, Node, Options};
 use labrpc::{ClientEnd, Network, RpcError, Server, Service};
 use serde::{Deserialize, Serialize};
-use tokio::time::{sleep, Instant};
+use tokio::time::{Instant, sleep};
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Point {

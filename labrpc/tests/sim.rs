@@ -1,7 +1,7 @@
 //! The simulation runtime: determinism, virtual time, node-owned tasks, seeded randomness.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use labrpc::sim::{self, Node, Options, Report};
@@ -94,8 +94,11 @@ fn trace_is_stable_across_builds() {
 
 #[test]
 fn run_test_prints_summary_and_checks_determinism() {
-    std::env::set_var("LAB_CHECK_DETERMINISM", "1");
-    let report = sim::run_test(|| async {
+    let config = sim::TestConfig {
+        check_determinism: true,
+        ..sim::TestConfig::from_env("")
+    };
+    let report = sim::run_test_config(config, || async {
         workload().await;
         "cluster".to_string()
     });

@@ -20,7 +20,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use labrpc::{sim, ClientEnd, Service};
+use labrpc::{ClientEnd, Service, sim};
 use serde::{Deserialize, Serialize};
 
 use crate::{ApplyMsg, ApplySender, Persister};

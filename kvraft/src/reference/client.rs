@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use labrpc::{sim, ClientEnd};
+use labrpc::{ClientEnd, sim};
 
 use crate::common::{Error, GetArgs, GetReply, PutAppendArgs, PutAppendOp, PutAppendReply};
 

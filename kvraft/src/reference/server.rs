@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use labrpc::{sim, ClientEnd, Service};
-use raft::{ApplyMsg, Persister, Raft, APPLY_CHANNEL_CAPACITY};
+use labrpc::{ClientEnd, Service, sim};
+use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Persister, Raft};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 

@@ -19,9 +19,12 @@ mod trace;
 mod watchdog;
 
 pub use log::init_logging;
-pub use run::{run, Failure, Options, Report, RunError};
-pub use testing::{replay_command, run_test, run_test_with, test_name, test_seed};
-pub use trace::{digest, Event, EventKind};
+pub use run::{Failure, Options, Report, RunError, run};
+pub use testing::{
+    TestConfig, replay_command, run_test, run_test_config, run_test_then, run_test_with, test_name,
+    test_seed,
+};
+pub use trace::{Event, EventKind, digest};
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -32,8 +35,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use watchdog::Monitor;
@@ -437,13 +440,13 @@ impl<F: Future> Future for Task<F> {
 impl<F> Drop for Task<F> {
     fn drop(&mut self) {
         let Some(slot) = self.slot else { return };
-        if let Some(c) = try_ctx() {
-            if let Ok(mut nodes) = c.nodes.try_borrow_mut() {
-                let n = &mut nodes[self.node as usize];
-                if n.alive && slot < n.tasks.len() {
-                    n.tasks[slot] = None;
-                    n.free.push(slot);
-                }
+        if let Some(c) = try_ctx()
+            && let Ok(mut nodes) = c.nodes.try_borrow_mut()
+        {
+            let n = &mut nodes[self.node as usize];
+            if n.alive && slot < n.tasks.len() {
+                n.tasks[slot] = None;
+                n.free.push(slot);
             }
         }
     }

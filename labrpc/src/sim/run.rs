@@ -6,13 +6,13 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{mpsc, Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, mpsc};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::trace::{Event, Tracer};
 use super::watchdog::{Monitor, Verdict, Watch};
-use super::{fmt_time, Ctx, NodeId, PanicRecord, Shared, CTX, CURRENT};
+use super::{CTX, CURRENT, Ctx, NodeId, PanicRecord, Shared, fmt_time};
 
 /// Settings of one run.
 #[derive(Debug, Clone)]
@@ -143,12 +143,16 @@ impl fmt::Display for Failure {
             ),
             Failure::Livelock { tasks } => {
                 write!(
-                f,
-                "livelock: tasks keep running but virtual time no longer advances (a loop that \
+                    f,
+                    "livelock: tasks keep running but virtual time no longer advances (a loop that \
                  yields or sleeps zero time without ever waiting for time to pass); tasks seen \
                  running: {}",
-                if tasks.is_empty() { "(none sampled)".to_string() } else { tasks.join(", ") }
-            )
+                    if tasks.is_empty() {
+                        "(none sampled)".to_string()
+                    } else {
+                        tasks.join(", ")
+                    }
+                )
             }
             Failure::WallLimit { limit } => write!(
                 f,
@@ -314,7 +318,7 @@ where
                     Failure::Misuse {
                         message: "the simulation thread ended without a result".into(),
                     },
-                ))
+                ));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
@@ -404,7 +408,7 @@ where
         Err(e) => {
             return Err(Failure::Misuse {
                 message: format!("cannot build the runtime: {e}"),
-            })
+            });
         }
     };
     let start = {
@@ -456,13 +460,13 @@ where
         _ if misuse.is_some() => {
             return Err(Failure::Misuse {
                 message: misuse.unwrap_or_default(),
-            })
+            });
         }
         Ok(Ok(Ok(v))) => v,
         Ok(Ok(Err(Stopped))) => {
             return Err(Failure::Misuse {
                 message: "the run was stopped by its watchdog".into(),
-            })
+            });
         }
         Ok(Err(_elapsed)) => {
             let last = shared

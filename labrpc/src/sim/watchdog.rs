@@ -9,8 +9,8 @@
 use std::panic::Location;
 use std::path::PathBuf;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -197,12 +197,12 @@ impl Watch {
                 _ => Verdict::Blocked(task),
             });
         }
-        if now.duration_since(self.vtime_since) >= self.stall_limit / 4 {
-            if let Some(t) = m.current_task() {
-                if !self.livelock_tasks.contains(&t) && self.livelock_tasks.len() < 8 {
-                    self.livelock_tasks.push(t);
-                }
-            }
+        if now.duration_since(self.vtime_since) >= self.stall_limit / 4
+            && let Some(t) = m.current_task()
+            && !self.livelock_tasks.contains(&t)
+            && self.livelock_tasks.len() < 8
+        {
+            self.livelock_tasks.push(t);
         }
         if now.duration_since(self.vtime_since) >= self.stall_limit {
             return Some(Verdict::Livelock(std::mem::take(&mut self.livelock_tasks)));

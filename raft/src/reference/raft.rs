@@ -6,8 +6,9 @@
 //!
 //! Tasks of one peer, all started by [`Raft::new`]:
 //! - the ticker starts an election when the election timer runs out;
-//! - one replicator per other peer sends AppendEntries (or InstallSnapshot) while leading: at once
-//!   when woken (new entries, a failed consistency check, a new leadership), else every heartbeat;
+//! - one replicator per other peer sends AppendEntries (or InstallSnapshot) while leading: when
+//!   woken (new entries, a failed consistency check, a new leadership), else every heartbeat, and
+//!   never twice within `MIN_GAP`, so that a burst of `start`s shares one AppendEntries;
 //! - the applier sends committed entries and installed snapshots on the apply channel, never
 //!   holding the lock while it waits for the service.
 //!
@@ -16,11 +17,11 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use labrpc::{sim, ClientEnd, Service};
+use labrpc::{ClientEnd, Service, sim};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use tokio::time::{sleep, sleep_until, Instant};
+use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::{ApplyMsg, ApplySender, Persister};
 
@@ -30,6 +31,9 @@ const HEARTBEAT: Duration = Duration::from_millis(100);
 const MIN_GAP: Duration = Duration::from_millis(20);
 /// Election timeouts are drawn from this range, in milliseconds, at every reset.
 const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
+
+/// What handles the reply to an RPC: the peer, the server that replied, the request, the reply.
+type OnReply<A, R> = fn(&Raft, usize, &A, R);
 
 /// One Raft peer. Cheap to clone: all clones are the same peer.
 #[derive(Clone)]
@@ -102,8 +106,8 @@ struct Entry {
 /// Encodes a `Vec<u8>` as one byte string rather than as a sequence of numbers: the log is
 /// encoded at every change, and byte by byte that is slow.
 mod bytes {
-    use serde::de::{Deserializer, Error, Visitor};
     use serde::Serializer;
+    use serde::de::{Deserializer, Error, Visitor};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(bytes)
@@ -133,13 +137,12 @@ struct Log {
 }
 
 impl Log {
-    fn new() -> Log {
+    /// A log holding nothing after a snapshot that ends at `base`, in `term`.
+    fn new(base: u64, term: u64) -> Log {
+        let command = Vec::new();
         Log {
-            base: 0,
-            entries: vec![Entry {
-                term: 0,
-                command: Vec::new(),
-            }],
+            base,
+            entries: vec![Entry { term, command }],
         }
     }
 
@@ -191,13 +194,10 @@ impl Log {
         if self.term(index) == Some(term) {
             self.entries.drain(..(index - self.base) as usize);
             self.entries[0].command = Vec::new();
+            self.base = index;
         } else {
-            self.entries = vec![Entry {
-                term,
-                command: Vec::new(),
-            }];
+            *self = Log::new(index, term);
         }
-        self.base = index;
     }
 }
 
@@ -340,7 +340,7 @@ impl Raft {
         let mut st = State {
             current_term: 0,
             voted_for: None,
-            log: Log::new(),
+            log: Log::new(0, 0),
             commit_index: 0,
             last_applied: 0,
             next_index: vec![1; n],
@@ -462,11 +462,7 @@ impl Raft {
             // Followers: an election timeout without granting a vote starts an election.
             st.reset_election_timer();
             reply.vote_granted = true;
-            tracing::debug!(
-                term = st.current_term,
-                candidate = args.candidate_id,
-                "vote granted"
-            );
+            tracing::debug!(term = st.current_term, to = args.candidate_id, "voted");
         }
         reply
     }
@@ -611,8 +607,7 @@ impl Raft {
             last_log_term: st.log.last_term(),
         };
         for peer in (0..st.peers.len()).filter(|&p| p != st.me) {
-            let end = st.peers[peer].clone();
-            self.send(end, "Raft.RequestVote", peer, args.clone(), Raft::on_vote);
+            self.send(st, peer, "Raft.RequestVote", args.clone(), Raft::on_vote);
         }
         if st.votes >= st.majority() {
             self.become_leader(st);
@@ -670,7 +665,6 @@ impl Raft {
         if st.role != Role::Leader {
             return;
         }
-        let end = st.peers[peer].clone();
         let next = st.next_index[peer];
         if next <= st.log.base {
             let args = InstallSnapshotArgs {
@@ -681,9 +675,9 @@ impl Raft {
                 data: st.persister.read_snapshot(),
             };
             self.send(
-                end,
-                "Raft.InstallSnapshot",
+                &st,
                 peer,
+                "Raft.InstallSnapshot",
                 args,
                 Raft::on_install_snapshot,
             );
@@ -697,9 +691,9 @@ impl Raft {
                 leader_commit: st.commit_index,
             };
             self.send(
-                end,
-                "Raft.AppendEntries",
+                &st,
                 peer,
+                "Raft.AppendEntries",
                 args,
                 Raft::on_append_entries,
             );
@@ -763,16 +757,16 @@ impl Raft {
     /// reply can take seconds, or never come: nobody waits for it.
     fn send<A, R>(
         &self,
-        end: ClientEnd,
-        method: &'static str,
+        st: &State,
         peer: usize,
+        method: &'static str,
         args: A,
-        on_reply: fn(&Raft, usize, &A, R),
+        on_reply: OnReply<A, R>,
     ) where
         A: Serialize + Send + Sync + 'static,
         R: DeserializeOwned + Send + 'static,
     {
-        let rf = self.clone();
+        let (rf, end) = (self.clone(), st.peers[peer].clone());
         sim::spawn(async move {
             if let Ok(reply) = end.call(method, &args).await {
                 on_reply(&rf, peer, &args, reply);

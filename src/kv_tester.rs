@@ -1,0 +1,699 @@
+//! The KV lab's tester: KV servers on a simulated network, clerks whose every operation goes into
+//! a history, and the checks the graded tests make (Go's kvraft `config.go` and GenericTest, in
+//! virtual time). Every test ends by checking its whole history for linearizability.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use kvraft::{Clerk, KvServer};
+use labrpc::sim::{self, Node};
+use labrpc::{ClientEnd, Network, Server};
+use raft::Persister;
+use tokio::time::{Instant, sleep};
+
+use crate::linearizability::{self as lin, Annotation, History, OpKind};
+use crate::raft_tester::REPLAY_FLAGS;
+
+/// The election timeout the tests reason with.
+pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// A running server: the KV server and the node its tasks belong to.
+#[derive(Clone)]
+struct Running {
+    kv: KvServer,
+    node: Node,
+}
+
+struct State {
+    servers: Vec<Option<Running>>,
+    saved: Vec<Persister>,
+    end_names: Vec<Vec<String>>,
+    /// Each clerk's end names, by clerk id, indexed by server.
+    clerk_ends: BTreeMap<u64, Vec<String>>,
+    next_clerk: u64,
+    generation: u64,
+}
+
+/// What `begin` recorded, for the summary line.
+#[derive(Clone)]
+struct Begin {
+    description: String,
+    t0: Instant,
+    rpcs0: u64,
+    ops0: usize,
+}
+
+/// A KV cluster under test. Cheap to clone: clones share the cluster.
+#[derive(Clone)]
+pub struct KvConfig {
+    n: usize,
+    net: Network,
+    max_raft_state: Option<usize>,
+    state: Arc<Mutex<State>>,
+    history: Arc<Mutex<History>>,
+    begun: Arc<Mutex<Begin>>,
+}
+
+fn server_name(i: usize) -> String {
+    format!("kv-{i}")
+}
+
+fn now_ns() -> u64 {
+    sim::now().as_nanos() as u64
+}
+
+/// Runs one graded KV test on `n` servers; the history of all its operations must be
+/// linearizable. `max_raft_state`: snapshot threshold in bytes (`None`: no snapshots).
+///
+/// The history is checked after the simulated run, on the test's thread: the check is not part
+/// of the system under test, and a long one must not look like a stuck simulation.
+pub fn kv_test<F, Fut>(
+    n: usize,
+    unreliable: bool,
+    max_raft_state: Option<usize>,
+    description: &'static str,
+    body: F,
+) where
+    F: Fn(KvConfig) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let run = move || {
+        let body = body.clone();
+        async move {
+            let cfg = KvConfig::new(n, unreliable, max_raft_state);
+            cfg.begin(description);
+            body(cfg.clone()).await;
+            let history = cfg.history().clone();
+            (cfg.summary(), history)
+        }
+    };
+    let config = sim::TestConfig::from_env(REPLAY_FLAGS);
+    let stem = format!(
+        "{}-seed{}",
+        sim::test_name().replace("::", "-"),
+        config.seed
+    );
+    sim::run_test_then(config, run, |(summary, history)| {
+        check_linearizable(&history, &stem).map(|verdict| format!("{summary} {verdict}"))
+    });
+}
+
+/// Checks a whole history for linearizability. A violation, or a check that cannot decide, is a
+/// failure naming the keys and the files (`target/linearizability/<stem>.html` and `.json`) that
+/// show the history.
+pub fn check_linearizable(history: &History, stem: &str) -> Result<String, String> {
+    let result = lin::check(history, &lin::CheckOptions::default());
+    let steps: u64 = result.keys.iter().map(|k| k.steps).sum();
+    if result.verdict == lin::Verdict::Linearizable {
+        return Ok(format!(
+            "linearizable ({} keys, {steps} steps)",
+            result.keys.len()
+        ));
+    }
+    let bad: Vec<&str> = result
+        .keys
+        .iter()
+        .filter(|k| k.verdict != lin::Verdict::Linearizable)
+        .map(|k| k.key.as_str())
+        .collect();
+    let what = if result.verdict == lin::Verdict::NotLinearizable {
+        "history is not linearizable"
+    } else {
+        "the linearizability check could not decide (search budget exhausted); this counts as a failure"
+    };
+    Err(format!(
+        "{what}: keys {bad:?}\n  {}",
+        save_history(history, &result, stem)
+    ))
+}
+
+impl KvConfig {
+    /// Starts `n` connected servers (Go's `make_config`).
+    pub fn new(n: usize, unreliable: bool, max_raft_state: Option<usize>) -> KvConfig {
+        let cfg = KvConfig {
+            n,
+            net: Network::new(),
+            max_raft_state,
+            state: Arc::new(Mutex::new(State {
+                servers: vec![None; n],
+                saved: (0..n).map(|_| Persister::new()).collect(),
+                end_names: vec![Vec::new(); n],
+                clerk_ends: BTreeMap::new(),
+                next_clerk: 0,
+                generation: 0,
+            })),
+            history: Arc::new(Mutex::new(History::default())),
+            begun: Arc::new(Mutex::new(Begin {
+                description: String::new(),
+                t0: Instant::now(),
+                rpcs0: 0,
+                ops0: 0,
+            })),
+        };
+        for i in 0..n {
+            cfg.start_server(i);
+        }
+        cfg.connect_all();
+        cfg.net.reliable(!unreliable);
+        cfg
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number of servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// All server indices.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    /// Marks the start of the measured part of a test.
+    pub fn begin(&self, description: &str) {
+        let ops0 = self.history().ops.len();
+        *self.begun.lock().unwrap_or_else(|e| e.into_inner()) = Begin {
+            description: description.to_string(),
+            t0: Instant::now(),
+            rpcs0: self.net.rpc_count(),
+            ops0,
+        };
+    }
+
+    /// The summary of the test so far: time, servers, RPCs, operations.
+    fn summary(&self) -> String {
+        let b = self.begun.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        format!(
+            "({}) time={:.1}s peers={} rpcs={} ops={}",
+            b.description,
+            b.t0.elapsed().as_secs_f64(),
+            self.n,
+            self.net.rpc_count() - b.rpcs0,
+            self.history().ops.len() - b.ops0,
+        )
+    }
+
+    /// Adds a note (a partition, a crash) to the history's visualization.
+    pub fn annotate(&self, text: impl Into<String>) {
+        self.history().annotations.push(Annotation {
+            time: now_ns(),
+            end: None,
+            text: text.into(),
+        });
+    }
+
+    /// The largest Raft state any server has saved, in bytes.
+    pub fn log_size(&self) -> usize {
+        self.lock()
+            .saved
+            .iter()
+            .map(Persister::raft_state_size)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The largest snapshot any server has saved, in bytes.
+    pub fn snapshot_size(&self) -> usize {
+        self.lock()
+            .saved
+            .iter()
+            .map(Persister::snapshot_size)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn set_link(&self, st: &State, i: usize, peers: &[usize], on: bool) {
+        for &j in peers {
+            if let Some(name) = st.end_names[i].get(j) {
+                self.net.enable(name, on);
+            }
+            if let Some(name) = st.end_names[j].get(i) {
+                self.net.enable(name, on);
+            }
+        }
+    }
+
+    /// Connects server `i` with the servers `to` (both directions).
+    pub fn connect(&self, i: usize, to: &[usize]) {
+        let st = self.lock();
+        self.set_link(&st, i, to, true);
+    }
+
+    /// Disconnects server `i` from the servers `from` (both directions).
+    pub fn disconnect(&self, i: usize, from: &[usize]) {
+        let st = self.lock();
+        self.set_link(&st, i, from, false);
+    }
+
+    /// Connects every server with every other.
+    pub fn connect_all(&self) {
+        let all = self.all();
+        for i in 0..self.n {
+            self.connect(i, &all);
+        }
+    }
+
+    /// Splits the servers into two groups that can only talk within themselves.
+    pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        for &i in p1 {
+            self.disconnect(i, p2);
+            self.connect(i, p1);
+        }
+        for &i in p2 {
+            self.disconnect(i, p1);
+            self.connect(i, p2);
+        }
+        self.annotate(format!("partition {p1:?} | {p2:?}"));
+    }
+
+    /// Shuts server `i` down: cut off, deleted, all its tasks stopped; its persister is kept.
+    pub fn shutdown_server(&self, i: usize) {
+        self.disconnect(i, &self.all());
+        // Deleting the server before copying the persister means the server cannot answer a
+        // request whose effect went into the superseded persister.
+        self.net.delete_server(&server_name(i));
+        let running = {
+            let mut st = self.lock();
+            st.saved[i] = st.saved[i].copy();
+            st.servers[i].take()
+        };
+        if let Some(r) = running {
+            r.node.enter(|| r.kv.kill());
+            r.node.kill();
+        }
+    }
+
+    /// (Re)starts server `i` with fresh ends and a copy of its persister.
+    pub fn start_server(&self, i: usize) {
+        let (ends, persister) = {
+            let mut st = self.lock();
+            st.generation += 1;
+            let g = st.generation;
+            let names: Vec<String> = (0..self.n).map(|j| format!("{i}->{j}#{g}")).collect();
+            let ends: Vec<ClientEnd> = names
+                .iter()
+                .enumerate()
+                .map(|(j, name)| {
+                    let end = self.net.make_end(name);
+                    self.net.connect(name, &server_name(j));
+                    end
+                })
+                .collect();
+            st.end_names[i] = names;
+            st.saved[i] = st.saved[i].copy();
+            (ends, st.saved[i].clone())
+        };
+        let node = Node::new(server_name(i));
+        let max = self.max_raft_state;
+        let kv = node.enter(|| KvServer::new(ends, i, persister, max));
+        let server = node.enter(|| {
+            let s = Server::new();
+            s.add_service(kv.service());
+            s.add_service(kv.raft().service());
+            s
+        });
+        self.lock().servers[i] = Some(Running { kv, node });
+        self.net.add_server(&server_name(i), server);
+    }
+
+    /// The server whose Raft peer believes it leads, if any.
+    pub async fn leader(&self) -> Option<usize> {
+        for i in 0..self.n {
+            let Some(r) = self.lock().servers[i].clone() else {
+                continue;
+            };
+            let kv = r.kv.clone();
+            let state = r
+                .node
+                .spawn(async move { kv.raft().get_state().await })
+                .await;
+            if let Ok((_, true)) = state {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Two groups for a partition, the leader (if any) in the smaller one.
+    pub async fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
+        let l = self.leader().await.unwrap_or(0);
+        let others: Vec<usize> = (0..self.n).filter(|&i| i != l).collect();
+        let p1 = others[..self.n / 2 + 1].to_vec();
+        let mut p2 = others[self.n / 2 + 1..].to_vec();
+        p2.push(l);
+        (p1, p2)
+    }
+
+    /// A new clerk with its own ends, connected to the servers `to`. Its operations run on a
+    /// node of its own and are recorded in the history.
+    pub fn make_client(&self, to: &[usize]) -> TestClerk {
+        let (id, names) = {
+            let mut st = self.lock();
+            let id = st.next_clerk;
+            st.next_clerk += 1;
+            let names: Vec<String> = (0..self.n).map(|j| format!("clerk{id}->{j}")).collect();
+            st.clerk_ends.insert(id, names.clone());
+            (id, names)
+        };
+        let mut ends: Vec<ClientEnd> = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &server_name(j));
+                end
+            })
+            .collect();
+        // Clerks must not rely on the order of their ends.
+        for k in (1..ends.len()).rev() {
+            ends.swap(k, sim::random_range(0..=k));
+        }
+        let node = Node::new(format!("clerk-{id}"));
+        let clerk = node.enter(|| Clerk::new(ends));
+        self.connect_client(id, to);
+        TestClerk {
+            cfg: self.clone(),
+            id,
+            node,
+            clerk: Some(clerk),
+        }
+    }
+
+    /// Lets clerk `id` reach the servers `to`.
+    pub fn connect_client(&self, id: u64, to: &[usize]) {
+        self.set_client_links(id, to, true);
+    }
+
+    /// Cuts clerk `id` off from the servers `from`.
+    pub fn disconnect_client(&self, id: u64, from: &[usize]) {
+        self.set_client_links(id, from, false);
+    }
+
+    fn set_client_links(&self, id: u64, servers: &[usize], on: bool) {
+        let st = self.lock();
+        if let Some(names) = st.clerk_ends.get(&id) {
+            for &j in servers {
+                self.net.enable(&names[j], on);
+            }
+        }
+    }
+}
+
+/// Writes the history (JSON) and its visualization (HTML) for a failed check; says where.
+fn save_history(h: &History, r: &lin::CheckResult, stem: &str) -> String {
+    let dir = std::path::PathBuf::from(
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+    )
+    .join("linearizability");
+    let html = dir.join(format!("{stem}.html"));
+    let json = dir.join(format!("{stem}.json"));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&html, lin::render_html(h, r)))
+        .and_then(|_| std::fs::write(&json, serde_json::to_string(h).unwrap_or_default()));
+    match written {
+        Ok(()) => format!(
+            "see {} (open it in a browser); the history is in {}",
+            html.display(),
+            json.display()
+        ),
+        Err(e) => format!("(could not save the history to {}: {e})", dir.display()),
+    }
+}
+
+/// A clerk under test: each operation runs on the clerk's own node and goes into the history.
+pub struct TestClerk {
+    cfg: KvConfig,
+    id: u64,
+    node: Node,
+    clerk: Option<Clerk>,
+}
+
+impl TestClerk {
+    /// This clerk's id (for connect_client / disconnect_client).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    async fn run<T, Fut>(
+        &mut self,
+        kind: OpKind,
+        key: &str,
+        value: &str,
+        f: impl FnOnce(Clerk) -> Fut,
+    ) -> T
+    where
+        T: Send + 'static,
+        Fut: Future<Output = (Clerk, T)> + Send + 'static,
+    {
+        let index = {
+            let mut h = self.cfg.history();
+            h.ops.push(lin::Op {
+                client: self.id,
+                kind,
+                key: key.to_string(),
+                value: value.to_string(),
+                output: None,
+                call: now_ns(),
+                ret: None,
+            });
+            h.ops.len() - 1
+        };
+        let clerk = self
+            .clerk
+            .take()
+            .expect("a TestClerk runs one operation at a time");
+        let fut = self.node.enter(|| f(clerk));
+        let (clerk, v) = self
+            .node
+            .spawn(fut)
+            .await
+            .expect("the clerk's task was aborted");
+        self.clerk = Some(clerk);
+        self.cfg.history().ops[index].ret = Some(now_ns());
+        let _ = index;
+        v
+    }
+
+    /// `Clerk::get`, recorded.
+    pub async fn get(&mut self, key: &str) -> String {
+        let k = key.to_string();
+        let v: String = self
+            .run(OpKind::Get, key, "", |mut ck| async move {
+                let v = ck.get(&k).await;
+                (ck, v)
+            })
+            .await;
+        let mut h = self.cfg.history();
+        if let Some(op) = h.ops.iter_mut().rev().find(|o| o.client == self.id) {
+            op.output = Some(v.clone());
+        }
+        v
+    }
+
+    /// `Clerk::put`, recorded.
+    pub async fn put(&mut self, key: &str, value: &str) {
+        let (k, v) = (key.to_string(), value.to_string());
+        self.run(OpKind::Put, key, value, |mut ck| async move {
+            ck.put(&k, &v).await;
+            (ck, ())
+        })
+        .await
+    }
+
+    /// `Clerk::append`, recorded.
+    pub async fn append(&mut self, key: &str, value: &str) {
+        let (k, v) = (key.to_string(), value.to_string());
+        self.run(OpKind::Append, key, value, |mut ck| async move {
+            ck.append(&k, &v).await;
+            (ck, ())
+        })
+        .await
+    }
+}
+
+/// Checks that a Get of `key` returns `value`.
+pub async fn check(ck: &mut TestClerk, key: &str, value: &str) {
+    let v = ck.get(key).await;
+    if v != value {
+        panic!("Get({key}): expected:\n{value}\nreceived:\n{v}");
+    }
+}
+
+/// Checks that client `clnt`'s appends `x clnt 0 y` .. `x clnt count-1 y` each appear exactly
+/// once in `v`, in order.
+pub fn check_client_appends(clnt: usize, v: &str, count: u64) {
+    let mut last: Option<usize> = None;
+    for j in 0..count {
+        let wanted = format!("x {clnt} {j} y");
+        let Some(off) = v.find(&wanted) else {
+            panic!("client {clnt} missing element {wanted:?} in Append result {v:?}");
+        };
+        if v.rfind(&wanted) != Some(off) {
+            panic!("duplicate element {wanted:?} in Append result");
+        }
+        if last.is_some_and(|l| off <= l) {
+            panic!("wrong order for element {wanted:?} in Append result");
+        }
+        last = Some(off);
+    }
+}
+
+/// Go's GenericTestSpeed: 1000 sequential appends by one client; each must take less than a
+/// third of a heartbeat interval (~100 ms) of virtual time.
+pub async fn speed_test(cfg: KvConfig) {
+    const NUM_OPS: u32 = 1000;
+    let mut ck = cfg.make_client(&cfg.all());
+    // Wait until the first op completes, so a leader is elected and the servers are ready.
+    ck.get("x").await;
+    let start = Instant::now();
+    for i in 0..NUM_OPS {
+        ck.append("x", &format!("x 0 {i} y")).await;
+    }
+    let dur = start.elapsed();
+    let v = ck.get("x").await;
+    check_client_appends(0, &v, u64::from(NUM_OPS));
+    let time_per_op = Duration::from_millis(100) / 3;
+    assert!(
+        dur <= time_per_op * NUM_OPS,
+        "operations completed too slowly: {:?}/op > {time_per_op:?}/op",
+        dur / NUM_OPS
+    );
+}
+
+/// What a GenericTest run does (Go's GenericTest parameters, without the server count and
+/// network, which `kv_test` sets).
+#[derive(Clone, Copy, Debug)]
+pub struct Generic {
+    pub clients: usize,
+    pub crash: bool,
+    pub partitions: bool,
+    pub random_keys: bool,
+}
+
+/// Go's GenericTest: three rounds of clients running random Get/Append (and Put) for 5 s,
+/// optionally with a partitioner and a crash of all servers, checking every client's appends.
+pub async fn generic_test(cfg: KvConfig, g: Generic) {
+    let all = cfg.all();
+    let mut ck = cfg.make_client(&all);
+    for _round in 0..3 {
+        let done_clients = Arc::new(AtomicBool::new(false));
+        let done_partitioner = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..g.clients)
+            .map(|cli| {
+                let cfg = cfg.clone();
+                let done = done_clients.clone();
+                sim::spawn(async move { client_loop(cfg, cli, g, done).await })
+            })
+            .collect();
+        let mut partitioner = None;
+        if g.partitions {
+            // Allow the clients to perform some operations without interruption.
+            sleep(Duration::from_secs(1)).await;
+            let cfg = cfg.clone();
+            let done = done_partitioner.clone();
+            partitioner = Some(sim::spawn(async move { partitioner_loop(cfg, done).await }));
+        }
+        sleep(Duration::from_secs(5)).await;
+        done_clients.store(true, Ordering::Relaxed);
+        done_partitioner.store(true, Ordering::Relaxed);
+        if let Some(p) = partitioner {
+            p.await.expect("partitioner failed");
+            // Reconnect the network and submit a request: a client may have submitted a request
+            // in a minority, which won't return until that server learns of a new term.
+            cfg.connect_all();
+            cfg.annotate("network healed");
+            sleep(ELECTION_TIMEOUT).await;
+        }
+        if g.crash {
+            for i in 0..cfg.n() {
+                cfg.shutdown_server(i);
+            }
+            cfg.annotate("all servers shut down");
+            sleep(ELECTION_TIMEOUT).await;
+            for i in 0..cfg.n() {
+                cfg.start_server(i);
+            }
+            cfg.connect_all();
+            cfg.annotate("all servers restarted");
+        }
+        for (i, c) in clients.into_iter().enumerate() {
+            let j = c.await.expect("client failed");
+            let v = ck.get(&i.to_string()).await;
+            if !g.random_keys {
+                check_client_appends(i, &v, j);
+            }
+        }
+        match cfg.max_raft_state {
+            Some(m) => {
+                // Checked after the servers have processed all requests and could snapshot.
+                let sz = cfg.log_size();
+                assert!(sz <= 8 * m, "logs were not trimmed ({sz} > 8*{m})");
+            }
+            None => {
+                let ssz = cfg.snapshot_size();
+                assert!(
+                    ssz == 0,
+                    "snapshot too large ({ssz}), should not be used when maxraftstate is unset"
+                );
+            }
+        }
+    }
+}
+
+/// One GenericTest client: until told to stop, appends, puts or gets on its key (or random keys);
+/// returns how many appends and puts it made.
+async fn client_loop(cfg: KvConfig, cli: usize, g: Generic, done: Arc<AtomicBool>) -> u64 {
+    let mut ck = cfg.make_client(&cfg.all());
+    let mut j = 0;
+    let mut last = String::new(); // only used with one key per client
+    if !g.random_keys {
+        ck.put(&cli.to_string(), &last).await;
+    }
+    while !done.load(Ordering::Relaxed) {
+        let key = if g.random_keys {
+            sim::random_range(0..g.clients)
+        } else {
+            cli
+        }
+        .to_string();
+        let nv = format!("x {cli} {j} y");
+        if sim::random_range(0..1000) < 500 {
+            ck.append(&key, &nv).await;
+            if !g.random_keys {
+                last.push_str(&nv);
+            }
+            j += 1;
+        } else if g.random_keys && sim::random_range(0..1000) < 100 {
+            // Only with random keys: a Put would break the check after Gets below.
+            ck.put(&key, &nv).await;
+            j += 1;
+        } else {
+            let v = ck.get(&key).await;
+            if !g.random_keys && v != last {
+                panic!("get wrong value, key {key}, wanted:\n{last}\n, got\n{v}");
+            }
+        }
+    }
+    j
+}
+
+/// Re-partitions the servers at random every election timeout + 0-199 ms until told to stop.
+async fn partitioner_loop(cfg: KvConfig, done: Arc<AtomicBool>) {
+    while !done.load(Ordering::Relaxed) {
+        let side: Vec<usize> = (0..cfg.n()).map(|_| sim::random_range(0..2)).collect();
+        let p1: Vec<usize> = (0..cfg.n()).filter(|&i| side[i] == 0).collect();
+        let p2: Vec<usize> = (0..cfg.n()).filter(|&i| side[i] == 1).collect();
+        cfg.partition(&p1, &p2);
+        sleep(ELECTION_TIMEOUT + Duration::from_millis(sim::random_range(0..200))).await;
+    }
+}

@@ -1,0 +1,177 @@
+//! Lab 3B: the key/value service with snapshots (maxraftstate 1000). `cargo test 3b` runs these.
+//! Every test also checks that the history of all its operations is linearizable.
+
+use raftlab::kv_tester::{
+    ELECTION_TIMEOUT, Generic, KvConfig, check, generic_test, kv_test, speed_test,
+};
+use tokio::time::sleep;
+
+const MAX_RAFT_STATE: usize = 1000;
+
+fn generic(clients: usize, crash: bool, partitions: bool, random_keys: bool) -> Generic {
+    Generic {
+        clients,
+        crash,
+        partitions,
+        random_keys,
+    }
+}
+
+fn assert_trimmed(cfg: &KvConfig) {
+    let sz = cfg.log_size();
+    assert!(
+        sz <= 8 * MAX_RAFT_STATE,
+        "logs were not trimmed ({sz} > 8*{MAX_RAFT_STATE})"
+    );
+}
+
+/// A lagging server must catch up through InstallSnapshot.
+#[test]
+fn snapshot_rpc_3b() {
+    kv_test(
+        3,
+        false,
+        Some(MAX_RAFT_STATE),
+        "3B InstallSnapshot RPC",
+        |cfg| async move {
+            let mut ck = cfg.make_client(&cfg.all());
+            ck.put("a", "A").await;
+            check(&mut ck, "a", "A").await;
+            // A bunch of puts into the majority partition.
+            cfg.partition(&[0, 1], &[2]);
+            {
+                let mut ck1 = cfg.make_client(&[0, 1]);
+                for i in 0..50 {
+                    ck1.put(&i.to_string(), &i.to_string()).await;
+                }
+                sleep(ELECTION_TIMEOUT).await;
+                ck1.put("b", "B").await;
+            }
+            // The majority has thrown away most of its log entries.
+            assert_trimmed(&cfg);
+            // Now a group that needs the lagging server, so that it has to catch up.
+            cfg.partition(&[0, 2], &[1]);
+            {
+                let mut ck1 = cfg.make_client(&[0, 2]);
+                ck1.put("c", "C").await;
+                ck1.put("d", "D").await;
+                check(&mut ck1, "a", "A").await;
+                check(&mut ck1, "b", "B").await;
+                check(&mut ck1, "1", "1").await;
+                check(&mut ck1, "49", "49").await;
+            }
+            // Now everybody.
+            cfg.partition(&[0, 1, 2], &[]);
+            ck.put("e", "E").await;
+            check(&mut ck, "c", "C").await;
+            check(&mut ck, "e", "E").await;
+            check(&mut ck, "1", "1").await;
+        },
+    );
+}
+
+/// Snapshots stay small when the data is small.
+#[test]
+fn snapshot_size_3b() {
+    kv_test(
+        3,
+        false,
+        Some(MAX_RAFT_STATE),
+        "3B snapshot size is reasonable",
+        |cfg| async move {
+            const MAX_SNAPSHOT_STATE: usize = 500;
+            let mut ck = cfg.make_client(&cfg.all());
+            for _ in 0..200 {
+                ck.put("x", "0").await;
+                check(&mut ck, "x", "0").await;
+                ck.put("x", "1").await;
+                check(&mut ck, "x", "1").await;
+            }
+            // The servers have thrown away most of their log entries.
+            assert_trimmed(&cfg);
+            // The snapshots are not unreasonably large.
+            let ssz = cfg.snapshot_size();
+            assert!(
+                ssz <= MAX_SNAPSHOT_STATE,
+                "snapshot too large ({ssz} > {MAX_SNAPSHOT_STATE})"
+            );
+        },
+    );
+}
+
+#[test]
+fn speed_3b() {
+    kv_test(
+        3,
+        false,
+        Some(MAX_RAFT_STATE),
+        "3B ops complete fast enough",
+        speed_test,
+    );
+}
+
+#[test]
+fn snapshot_recover_3b() {
+    kv_test(
+        5,
+        false,
+        Some(MAX_RAFT_STATE),
+        "3B restarts, snapshots, one client",
+        |cfg| generic_test(cfg, generic(1, true, false, false)),
+    );
+}
+
+#[test]
+fn snapshot_recover_many_clients_3b() {
+    kv_test(
+        5,
+        false,
+        Some(MAX_RAFT_STATE),
+        "3B restarts, snapshots, many clients",
+        |cfg| generic_test(cfg, generic(20, true, false, false)),
+    );
+}
+
+#[test]
+fn snapshot_unreliable_3b() {
+    kv_test(
+        5,
+        true,
+        Some(MAX_RAFT_STATE),
+        "3B unreliable net, snapshots, many clients",
+        |cfg| generic_test(cfg, generic(5, false, false, false)),
+    );
+}
+
+#[test]
+fn snapshot_unreliable_recover_3b() {
+    kv_test(
+        5,
+        true,
+        Some(MAX_RAFT_STATE),
+        "3B unreliable net, restarts, snapshots, many clients",
+        |cfg| generic_test(cfg, generic(5, true, false, false)),
+    );
+}
+
+#[test]
+fn snapshot_unreliable_recover_concurrent_partition_3b() {
+    kv_test(
+        5,
+        true,
+        Some(MAX_RAFT_STATE),
+        "3B unreliable net, restarts, partitions, snapshots, many clients",
+        |cfg| generic_test(cfg, generic(5, true, true, false)),
+    );
+}
+
+#[test]
+fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
+    kv_test(
+        7,
+        true,
+        Some(MAX_RAFT_STATE),
+        "3B unreliable net, restarts, partitions, snapshots, random keys, many clients",
+        |cfg| generic_test(cfg, generic(15, true, true, true)),
+    );
+}
