@@ -6,9 +6,11 @@
 //!
 //! Tasks of one peer, all started by [`Raft::new`]:
 //! - the ticker starts an election when the election timer runs out;
-//! - one replicator per other peer sends AppendEntries (or InstallSnapshot) while leading: when
-//!   woken (new entries, a failed consistency check, a new leadership), else every heartbeat, and
-//!   never twice within `MIN_GAP`, so that a burst of `start`s shares one AppendEntries;
+//! - one replicator per other peer sends AppendEntries (or InstallSnapshot) while leading, every
+//!   heartbeat and whenever there is news for that follower. A new entry goes at once only to a
+//!   follower that has all the others; to the rest, it goes with the reply to what is on the
+//!   way. So `start`s in a burst share requests, and a follower out of reach costs one request
+//!   per heartbeat;
 //! - the applier sends committed entries and installed snapshots on the apply channel, never
 //!   holding the lock while it waits for the service.
 //!
@@ -27,8 +29,6 @@ use crate::{ApplyMsg, ApplySender, Persister};
 
 /// How often a leader sends AppendEntries to an idle follower.
 const HEARTBEAT: Duration = Duration::from_millis(100);
-/// The shortest time between two RPCs of the leader to one follower.
-const MIN_GAP: Duration = Duration::from_millis(20);
 /// Election timeouts are drawn from this range, in milliseconds, at every reset.
 const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
 
@@ -46,7 +46,8 @@ pub struct Raft {
 struct Wake {
     /// The applier: `commit_index` moved, or a snapshot awaits delivery.
     applier: Notify,
-    /// The replicator of each peer: there is something to send now.
+    /// The replicator of each peer: there is something to send now (a new leadership, a new
+    /// entry for an up-to-date follower, a reply that leaves entries to send or asks to retry).
     replicator: Vec<Notify>,
 }
 
@@ -103,6 +104,13 @@ struct Entry {
     command: Vec<u8>,
 }
 
+impl Entry {
+    /// Appends the entry's encoding to `bytes`.
+    fn encode_onto(&self, bytes: &mut Vec<u8>) {
+        *bytes = postcard::to_extend(self, std::mem::take(bytes)).expect("an entry encodes");
+    }
+}
+
 /// Encodes a `Vec<u8>` as one byte string rather than as a sequence of numbers: the log is
 /// encoded at every change, and byte by byte that is slow.
 mod bytes {
@@ -130,19 +138,38 @@ mod bytes {
 
 /// The log from the last snapshot on. `entries[0]` stands for the last entry the snapshot covers
 /// (index `base`): only its term is kept. Without a snapshot, `base` is 0 and so is its term.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+///
+/// The log is saved at every change, so it keeps `encoded`, the encoding of `entries[1..]`: an
+/// append extends it and only a removal redoes it. Saving then copies bytes instead of encoding
+/// every entry again. Change `entries` only through `push`, `truncate` and `compact`.
 struct Log {
     base: u64,
     entries: Vec<Entry>,
+    encoded: Vec<u8>,
 }
 
 impl Log {
     /// A log holding nothing after a snapshot that ends at `base`, in `term`.
     fn new(base: u64, term: u64) -> Log {
         let command = Vec::new();
+        let entries = vec![Entry { term, command }];
         Log {
             base,
-            entries: vec![Entry { term, command }],
+            entries,
+            encoded: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        entry.encode_onto(&mut self.encoded);
+        self.entries.push(entry);
+    }
+
+    /// Encodes `entries[1..]` again, after some left.
+    fn reencode(&mut self) {
+        self.encoded.clear();
+        for entry in &self.entries[1..] {
+            entry.encode_onto(&mut self.encoded);
         }
     }
 
@@ -171,7 +198,10 @@ impl Log {
 
     /// Deletes the entries from `index` (after `base`) on.
     fn truncate(&mut self, index: u64) {
-        self.entries.truncate((index - self.base) as usize);
+        if index <= self.last_index() {
+            self.entries.truncate((index - self.base) as usize);
+            self.reencode();
+        }
     }
 
     /// The first index of the run of `term` entries that ends at `index`.
@@ -195,6 +225,7 @@ impl Log {
             self.entries.drain(..(index - self.base) as usize);
             self.entries[0].command = Vec::new();
             self.base = index;
+            self.reencode();
         } else {
             *self = Log::new(index, term);
         }
@@ -256,16 +287,29 @@ pub struct InstallSnapshotReply {
     term: u64,
 }
 
+/// What `persist` saves: currentTerm, votedFor, and the log (its base index and term, its entries).
+type Saved = (u64, Option<usize>, u64, u64, Vec<Entry>);
+
 impl State {
     /// Saves the persistent state, keeping the current snapshot.
     fn persist(&self) {
         self.persist_with(self.persister.read_snapshot());
     }
 
-    /// Saves the persistent state together with `snapshot`.
+    /// Saves the persistent state together with `snapshot`. postcard encodes a `Vec` as its
+    /// length followed by its elements, so the log's entries go after their count as they are.
     fn persist_with(&self, snapshot: Vec<u8>) {
-        let state = postcard::to_allocvec(&(self.current_term, self.voted_for, &self.log))
-            .expect("the Raft state encodes");
+        let log = &self.log;
+        let count = log.entries.len() - 1;
+        let head = (
+            self.current_term,
+            self.voted_for,
+            log.base,
+            log.base_term(),
+            count,
+        );
+        let mut state = postcard::to_allocvec(&head).expect("the Raft state encodes");
+        state.extend_from_slice(&log.encoded);
         self.persister.save(state, snapshot);
     }
 
@@ -275,11 +319,12 @@ impl State {
         if data.is_empty() {
             return;
         }
-        let (term, voted_for, log): (u64, Option<usize>, Log) =
+        let (term, voted_for, base, base_term, entries): Saved =
             postcard::from_bytes(data).expect("the saved Raft state decodes");
         self.current_term = term;
         self.voted_for = voted_for;
-        self.log = log;
+        self.log = Log::new(base, base_term);
+        entries.into_iter().for_each(|e| self.log.push(e));
         self.commit_index = self.log.base;
         self.last_applied = self.log.base;
     }
@@ -299,10 +344,10 @@ impl State {
     /// currentTerm = T and convert to follower (§5.1).
     fn observe_term(&mut self, term: u64) {
         if term > self.current_term {
-            tracing::debug!(term, "newer term seen: follower");
             self.current_term = term;
             self.voted_for = None;
             self.set_role(Role::Follower);
+            tracing::debug!(term, "newer term seen");
             self.persist();
         }
     }
@@ -389,15 +434,18 @@ impl Raft {
             return (0, term, false);
         }
         // Leaders: if command received from client, append entry to local log.
-        st.log.entries.push(Entry { term, command });
+        st.log.push(Entry { term, command });
         st.persist();
         let index = st.log.last_index();
         tracing::debug!(term, index, "start");
         if st.advance_commit() {
             self.wake.applier.notify_one();
         }
-        drop(st);
-        self.wake.replicator.iter().for_each(Notify::notify_one);
+        // Send it at once to the followers that have all before it. The others have requests on
+        // the way, or are out of reach: a reply or the next heartbeat takes it to them.
+        for peer in (0..st.peers.len()).filter(|&p| p != st.me && st.next_index[p] == index) {
+            self.wake.replicator[peer].notify_one();
+        }
         (index, term, true)
     }
 
@@ -518,7 +566,9 @@ impl Raft {
             .find(|&(i, e)| st.log.term(prev + i) != Some(e.term));
         if let Some((i, _)) = first_new {
             st.log.truncate(prev + i);
-            st.log.entries.extend_from_slice(&entries[i as usize - 1..]);
+            entries[i as usize - 1..]
+                .iter()
+                .for_each(|e| st.log.push(e.clone()));
             st.persist();
             tracing::debug!(
                 term = st.current_term,
@@ -639,8 +689,8 @@ impl Raft {
 
     // ----- Leaders -----
 
-    /// Keeps `peer` up to date while this peer leads: sends when woken, else every heartbeat, and
-    /// at most once per `MIN_GAP`, so that the `start`s of a burst share one AppendEntries.
+    /// Keeps `peer` up to date while this peer leads: sends when woken (see `Wake`), else every
+    /// heartbeat.
     async fn replicator(&self, peer: usize) {
         let wake = &self.wake.replicator[peer];
         loop {
@@ -648,13 +698,12 @@ impl Raft {
                 tokio::select! {
                     biased;
                     _ = wake.notified() => {}
-                    _ = sleep(HEARTBEAT - MIN_GAP) => {}
+                    _ = sleep(HEARTBEAT) => {}
                 }
             } else {
                 wake.notified().await;
             }
             self.replicate(peer);
-            sleep(MIN_GAP).await;
         }
     }
 
@@ -714,6 +763,10 @@ impl Raft {
             st.next_index[peer] = st.next_index[peer].max(matched + 1);
             if st.advance_commit() {
                 self.wake.applier.notify_one();
+            }
+            // Entries appended since the request left go now.
+            if st.next_index[peer] <= st.log.last_index() {
+                self.wake.replicator[peer].notify_one();
             }
         } else if st.next_index[peer] == args.prev_log_index + 1 {
             // Skip the follower's whole conflicting term at once: to just after the leader's last
