@@ -1,14 +1,33 @@
-//! The instructors' tool.
+//! The instructors' tool (it runs outside the simulation, so it may use threads and real time).
 //!
-//! `grading check-history FILE [--html OUT]` decides whether a key/value history is linearizable.
-//! FILE holds either the JSON history the KV tests write, or a Jepsen EDN key/value history (one
-//! map per line). Exit status: 0 linearizable, 1 not linearizable, 2 undecided or bad input.
+//! - `grading grade [--submission DIR] [--parts 2a,2b,...] [--runs N] [--jobs J] [--seed S]
+//!   [--timeout SECS] [--out DIR]`: grades a submission (without one, this tree with the
+//!   reference solutions); see grading/README.md.
+//! - `grading check-history FILE [--html OUT]`: decides whether a key/value history (the JSON the
+//!   KV tests write, or Jepsen EDN) is linearizable. Exit status 0 linearizable, 1 not, 2
+//!   undecided or bad input.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::path::PathBuf;
+mod report;
+mod rubric;
+mod run;
+mod student_files;
+mod tree;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use raftlab::linearizability::{self as lin, Verdict};
+
+use report::{Summary, TestReport};
+use rubric::Rubric;
+use run::{RunResult, RunSpec};
+use tree::TestCase;
 
 #[derive(Parser)]
 #[command(name = "grading", about = "Grade raftlab submissions; check histories")]
@@ -19,6 +38,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Grade a submission: every test of the chosen parts, many seeded runs each.
+    Grade(GradeArgs),
     /// Check a key/value history for linearizability (JSON from the tests, or Jepsen EDN).
     CheckHistory {
         /// The history file.
@@ -29,16 +50,298 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct GradeArgs {
+    /// The student's tree (a handout copy or a copy of this repository); only the student files
+    /// are taken from it. Without it, this tree is graded with the reference solutions.
+    #[arg(long)]
+    submission: Option<PathBuf>,
+    /// Lab parts to grade, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2a,2b,2c,2d,3a,3b")]
+    parts: Vec<String>,
+    /// Runs per test, each with its own seed.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Runs at a time (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seed from which every run's seed derives (default: a fresh one, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Wall-clock limit per run, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Memory limit per run, in MiB (address space).
+    #[arg(long, default_value_t = 4096)]
+    memory_mb: u64,
+    /// Where the results go: summary.json, results.json, logs/.
+    #[arg(long, default_value = "grading-out")]
+    out: PathBuf,
+    /// A rubric file to use instead of grading/rubric.txt.
+    #[arg(long)]
+    rubric: Option<PathBuf>,
+    /// Build the tests without optimizations (as students do; slower runs, same traces).
+    #[arg(long)]
+    debug: bool,
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::CheckHistory { file, html } => check_history(&file, html.as_deref()),
+        Command::Grade(args) => match grade(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
-/// Parses a history file: JSON when it starts with `{"`-style JSON content, EDN otherwise.
+/// SplitMix64 over (seed, test, run): every run's seed, reproducible from the grading's seed.
+fn run_seed(base: u64, test: &str, run: usize) -> u64 {
+    let mut z = base ^ (run as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for b in test.bytes() {
+        z = (z ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % 1_000_000_000_000
+}
+
+fn fresh_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8) % 1_000_000_000_000
+}
+
+fn grade(args: &GradeArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let pristine = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("cannot locate the repository")?
+        .canonicalize()
+        .map_err(|e| format!("cannot locate the repository: {e}"))?;
+    let rubric_text = match &args.rubric {
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?
+        }
+        None => rubric::DEFAULT.to_string(),
+    };
+    let rubric = Rubric::parse(&rubric_text)?;
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let reference = args.submission.is_none();
+    let parts: Vec<String> = args.parts.iter().map(|p| p.trim().to_lowercase()).collect();
+    const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
+    if let Some(bad) = parts.iter().find(|p| !PARTS.contains(&p.as_str())) {
+        return Err(format!(
+            "unknown part {bad:?}: the parts are {}",
+            PARTS.join(", ")
+        ));
+    }
+
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let out = args
+        .out
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let tree_dir = out.join("tree");
+    let logs = out.join("logs");
+    let _ = std::fs::remove_dir_all(&tree_dir);
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    println!(
+        "grading {} (seed {seed}, {} runs per test, {jobs} at a time)",
+        match &args.submission {
+            Some(s) => s.display().to_string(),
+            None => "the reference solutions".to_string(),
+        },
+        args.runs
+    );
+
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| pristine.join("target").join("grading"), PathBuf::from);
+    // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
+    // fresh by file times: two gradings sharing a target directory would use each other's builds.
+    // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
+    let _lock = lock_target_dir(&target_dir)?;
+    tree::copy_tree(&pristine, &tree_dir, &out)
+        .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
+    let mut notes = Vec::new();
+    if let Some(sub) = &args.submission {
+        notes = tree::overlay_student_files(sub, &tree_dir)
+            .map_err(|e| format!("cannot copy the student files: {e}"))?;
+    }
+    println!("building ...");
+    let built = tree::build(&tree_dir, &target_dir, &parts, reference, !args.debug);
+    let mut summary = Summary {
+        submission: args
+            .submission
+            .as_ref()
+            .map_or_else(|| "reference".into(), |p| p.display().to_string()),
+        seed,
+        runs_per_test: args.runs,
+        parts: parts.clone(),
+        build_ok: built.is_ok(),
+        build_output: notes.join("\n"),
+        score: 0.0,
+        max_score: 0.0,
+        wall_time_s: 0.0,
+        tests: Vec::new(),
+    };
+    match built {
+        Err(errors) => {
+            summary.build_output = errors;
+            // Every graded test of the chosen parts fails.
+            for (name, &points) in &rubric.points {
+                let part = name.rsplit_once('_').map_or("", |(_, p)| p).to_string();
+                if parts.contains(&part) {
+                    summary.tests.push(TestReport {
+                        name: name.clone(),
+                        part,
+                        points: 0.0,
+                        max_points: points,
+                        passes: 0,
+                        runs: Vec::new(),
+                        replay: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(bins) => {
+            let tests = tree::list_tests(&bins, &parts)?;
+            if tests.is_empty() {
+                return Err(format!("no graded tests for the parts {parts:?}"));
+            }
+            let results = run_all(&tests, args, seed, jobs, &logs, &out);
+            for (t, runs) in tests.iter().zip(results) {
+                summary
+                    .tests
+                    .push(report::test_report(t, runs, &rubric, reference));
+            }
+        }
+    }
+    summary.score = summary.tests.iter().map(|t| t.points).sum();
+    summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
+    summary.wall_time_s = started.elapsed().as_secs_f64();
+
+    let text = report::render_text(&summary);
+    println!("\n{text}");
+    let write = |name: &str, v: String| {
+        std::fs::write(out.join(name), v).map_err(|e| format!("cannot write {name}: {e}"))
+    };
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )?;
+    write(
+        "results.json",
+        serde_json::to_string_pretty(&report::gradescope_json(&summary)).unwrap_or_default(),
+    )?;
+    write("report.txt", text)?;
+    println!(
+        "results: {}/summary.json, {}/results.json, logs in {}",
+        out.display(),
+        out.display(),
+        logs.display()
+    );
+    Ok(())
+}
+
+/// Takes the target directory's grading lock, waiting for another grading to finish.
+fn lock_target_dir(dir: &Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(".grading-lock");
+    let file = std::fs::File::create(&path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    if file.try_lock().is_err() {
+        println!("another grading is using {}; waiting for it", dir.display());
+        file.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// Runs every test `args.runs` times, `jobs` at a time, with a progress bar; returns the runs of
+/// each test, in the order of `tests`.
+fn run_all(
+    tests: &[TestCase],
+    args: &GradeArgs,
+    seed: u64,
+    jobs: usize,
+    logs: &Path,
+    out: &Path,
+) -> Vec<Vec<RunResult>> {
+    // Run r of every test before run r+1 of any: early runs cover every test.
+    let queue: VecDeque<(usize, usize)> = (0..args.runs)
+        .flat_map(|r| (0..tests.len()).map(move |t| (t, r)))
+        .collect();
+    let total = queue.len();
+    let queue = Mutex::new(queue);
+    let results: Mutex<Vec<Vec<RunResult>>> = Mutex::new(vec![Vec::new(); tests.len()]);
+    let failures = Mutex::new(0usize);
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let reports = out.join("reports");
+    let _ = std::fs::create_dir_all(&reports);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let Some((t, r)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    let test = &tests[t];
+                    let run_seed = run_seed(seed, &test.name, r);
+                    let spec = RunSpec {
+                        test: test.name.clone(),
+                        exe: test.exe.clone(),
+                        seed: run_seed,
+                        timeout: Duration::from_secs_f64(args.timeout),
+                        memory_mb: args.memory_mb,
+                        log: logs.join(format!("{}-seed{run_seed}.log", test.name)),
+                        report: reports.join(format!("{}-seed{run_seed}.report", test.name)),
+                    };
+                    let result = run::run(&spec);
+                    if result.passed {
+                        let _ = std::fs::remove_file(&spec.log);
+                    } else {
+                        let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
+                        *f += 1;
+                        bar.set_message(format!(
+                            "({} failed; last: {} seed={run_seed})",
+                            *f, test.name
+                        ));
+                    }
+                    let _ = std::fs::remove_file(&spec.report);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[t].push(result);
+                    bar.inc(1);
+                }
+            });
+        }
+    });
+    bar.finish();
+    let _ = std::fs::remove_dir_all(&reports);
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for runs in &mut results {
+        runs.sort_by_key(|r| r.seed);
+    }
+    results
+}
+
+/// Parses a history file: JSON when it starts like a JSON object with a key, EDN otherwise.
 fn parse(text: &str) -> Result<lin::History, lin::ParseError> {
-    let json =
-        text.trim_start().starts_with('{') && text.trim_start()[1..].trim_start().starts_with('"');
+    let t = text.trim_start();
+    let json = t.starts_with('{') && t[1..].trim_start().starts_with('"');
     if json {
         lin::parse_json(text)
     } else {
@@ -46,7 +349,7 @@ fn parse(text: &str) -> Result<lin::History, lin::ParseError> {
     }
 }
 
-fn check_history(file: &std::path::Path, html: Option<&std::path::Path>) -> ExitCode {
+fn check_history(file: &Path, html: Option<&Path>) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {

@@ -1,0 +1,195 @@
+//! What a grading produced: per-test results, the terminal table, summary.json and Gradescope's
+//! results.json.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::rubric::Rubric;
+use crate::run::RunResult;
+use crate::tree::TestCase;
+
+/// One test's runs and what they earn.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub name: String,
+    pub part: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub passes: usize,
+    pub runs: Vec<RunResult>,
+    /// The command that replays a failing run on the student's machine, per failing seed.
+    pub replay: Vec<String>,
+}
+
+/// The whole grading.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub submission: String,
+    pub seed: u64,
+    pub runs_per_test: usize,
+    pub parts: Vec<String>,
+    pub build_ok: bool,
+    /// Compiler errors when the build failed; notes about the submission otherwise.
+    pub build_output: String,
+    pub score: f64,
+    pub max_score: f64,
+    pub wall_time_s: f64,
+    pub tests: Vec<TestReport>,
+}
+
+/// The command a student runs to replay one failing run.
+pub fn replay_command(t: &TestCase, seed: u64, reference: bool) -> String {
+    format!(
+        "LAB_SEED={seed} cargo test{} --test {} -- --exact {} --nocapture",
+        if reference {
+            " --features reference"
+        } else {
+            ""
+        },
+        t.target,
+        t.name
+    )
+}
+
+/// Collects one test's runs into its report.
+pub fn test_report(
+    t: &TestCase,
+    runs: Vec<RunResult>,
+    rubric: &Rubric,
+    reference: bool,
+) -> TestReport {
+    let passes = runs.iter().filter(|r| r.passed).count();
+    let max_points = rubric.max_points(&t.name);
+    let points = if rubric.earns(passes, runs.len()) {
+        max_points
+    } else {
+        0.0
+    };
+    let replay = runs
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| replay_command(t, r.seed, reference))
+        .collect();
+    TestReport {
+        name: t.name.clone(),
+        part: t.part.clone(),
+        points,
+        max_points,
+        passes,
+        runs,
+        replay,
+    }
+}
+
+fn stats(xs: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = xs.collect();
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    (
+        v.iter().sum::<f64>() / v.len() as f64,
+        v.iter().copied().fold(0.0, f64::max),
+    )
+}
+
+/// What a failing run says, in one line for the table.
+fn first_line(r: &RunResult) -> &str {
+    r.reason
+        .as_deref()
+        .and_then(|s| s.lines().next())
+        .unwrap_or("failed")
+}
+
+/// The human-readable report: a table per part, then every failure with its replay command.
+pub fn render_text(s: &Summary) -> String {
+    let mut out = String::new();
+    if !s.build_ok {
+        let _ = writeln!(out, "BUILD FAILED: score 0\n{}\n", s.build_output);
+    } else if !s.build_output.is_empty() {
+        let _ = writeln!(out, "{}\n", s.build_output);
+    }
+    for part in &s.parts {
+        let tests: Vec<&TestReport> = s.tests.iter().filter(|t| &t.part == part).collect();
+        if tests.is_empty() {
+            continue;
+        }
+        let got: f64 = tests.iter().map(|t| t.points).sum();
+        let max: f64 = tests.iter().map(|t| t.max_points).sum();
+        let _ = writeln!(out, "Part {} ({got}/{max} points)", part.to_uppercase());
+        let _ = writeln!(
+            out,
+            "  {:<62} {:>7} {:>17} {:>17} {:>9}",
+            "test", "passed", "virtual mean/max", "wall mean/max", "points"
+        );
+        for t in &tests {
+            let (vm, vx) = stats(t.runs.iter().filter_map(|r| r.virtual_s));
+            let (wm, wx) = stats(t.runs.iter().map(|r| r.wall_s));
+            let _ = writeln!(
+                out,
+                "  {:<62} {:>7} {:>17} {:>17} {:>9}",
+                t.name,
+                format!("{}/{}", t.passes, t.runs.len()),
+                format!("{vm:.1}s/{vx:.1}s"),
+                format!("{wm:.2}s/{wx:.2}s"),
+                format!("{}/{}", t.points, t.max_points)
+            );
+        }
+        for t in &tests {
+            for (r, replay) in t.runs.iter().filter(|r| !r.passed).zip(&t.replay) {
+                let _ = writeln!(
+                    out,
+                    "  FAILED {} seed={}: {}",
+                    t.name,
+                    r.seed,
+                    first_line(r)
+                );
+                let _ = writeln!(out, "    replay: {replay}");
+                let _ = writeln!(out, "    log:    {}", r.log.display());
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Score: {}/{} ({} runs per test, seed {}, {:.0}s)",
+        s.score, s.max_score, s.runs_per_test, s.seed, s.wall_time_s
+    );
+    out
+}
+
+/// Gradescope's autograder results format.
+pub fn gradescope_json(s: &Summary) -> serde_json::Value {
+    let tests: Vec<serde_json::Value> = s
+        .tests
+        .iter()
+        .map(|t| {
+            let mut output = format!("passed {}/{} runs", t.passes, t.runs.len());
+            for (r, replay) in t.runs.iter().filter(|r| !r.passed).zip(&t.replay) {
+                let _ = write!(
+                    output,
+                    "\n\nseed {}: {}\nreplay: {replay}",
+                    r.seed,
+                    r.reason.as_deref().unwrap_or("failed")
+                );
+            }
+            serde_json::json!({
+                "name": format!("{} ({})", t.name, t.part.to_uppercase()),
+                "score": t.points,
+                "max_score": t.max_points,
+                "status": if t.passes == t.runs.len() && !t.runs.is_empty() { "passed" } else { "failed" },
+                "output": output,
+                "visibility": "visible",
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "score": s.score,
+        "max_score": s.max_score,
+        "execution_time": s.wall_time_s.round() as u64,
+        "output": if s.build_ok { format!("{} runs per test, seed {}", s.runs_per_test, s.seed) } else { format!("The build failed:\n{}", s.build_output) },
+        "visibility": "visible",
+        "stdout_visibility": "visible",
+        "tests": tests,
+    })
+}
