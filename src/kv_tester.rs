@@ -530,21 +530,43 @@ pub async fn check(ck: &mut TestClerk, key: &str, value: &str) {
 }
 
 /// Checks that client `clnt`'s appends `x clnt 0 y` .. `x clnt count-1 y` each appear exactly
-/// once in `v`, in order.
+/// once in `v`, in order. One pass over `v`: its values can be long.
 pub fn check_client_appends(clnt: usize, v: &str, count: u64) {
-    let mut last: Option<usize> = None;
-    for j in 0..count {
-        let wanted = format!("x {clnt} {j} y");
-        let Some(off) = v.find(&wanted) else {
-            panic!("client {clnt} missing element {wanted:?} in Append result {v:?}");
+    let prefix = format!("x {clnt} ");
+    let mut next = 0u64; // the element expected next
+    for (off, _) in v.match_indices(&prefix) {
+        // An element of this client is `x clnt j y`; anything else that matched is not one.
+        let rest = &v[off + prefix.len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with(" y") {
+            continue;
+        }
+        let Ok(j) = rest[..digits].parse::<u64>() else {
+            continue;
         };
-        if v.rfind(&wanted) != Some(off) {
-            panic!("duplicate element {wanted:?} in Append result");
+        if j >= count {
+            continue; // not among the appends being checked
         }
-        if last.is_some_and(|l| off <= l) {
-            panic!("wrong order for element {wanted:?} in Append result");
+        if j < next {
+            panic!(
+                "duplicate element {:?} in Append result",
+                format!("x {clnt} {j} y")
+            );
         }
-        last = Some(off);
+        if j > next {
+            let missing = format!("x {clnt} {next} y");
+            if v[off..].contains(&missing) {
+                panic!("wrong order for element {missing:?} in Append result");
+            }
+            panic!("client {clnt} missing element {missing:?} in Append result {v:?}");
+        }
+        next += 1;
+    }
+    if next < count {
+        panic!(
+            "client {clnt} missing element {:?} in Append result {v:?}",
+            format!("x {clnt} {next} y")
+        );
     }
 }
 
@@ -695,5 +717,28 @@ async fn partitioner_loop(cfg: KvConfig, done: Arc<AtomicBool>) {
         let p2: Vec<usize> = (0..cfg.n()).filter(|&i| side[i] == 1).collect();
         cfg.partition(&p1, &p2);
         sleep(ELECTION_TIMEOUT + Duration::from_millis(sim::random_range(0..200))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_client_appends;
+
+    fn fails(v: &str, count: u64) -> String {
+        let err = std::panic::catch_unwind(|| check_client_appends(1, v, count)).unwrap_err();
+        err.downcast_ref::<String>().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn appends_in_order_pass() {
+        check_client_appends(1, "x 1 0 yx 2 0 yx 1 1 yx 1 10 y", 2);
+        check_client_appends(1, "x 0 5 y", 0);
+    }
+
+    #[test]
+    fn appends_missing_duplicated_or_reordered_fail() {
+        assert!(fails("x 1 0 yx 1 10 y", 2).contains("missing element \"x 1 1 y\""));
+        assert!(fails("x 1 0 yx 1 1 yx 1 0 y", 2).contains("duplicate element \"x 1 0 y\""));
+        assert!(fails("x 1 1 yx 1 0 y", 2).contains("wrong order for element \"x 1 0 y\""));
     }
 }

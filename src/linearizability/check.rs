@@ -244,6 +244,21 @@ struct Trie {
     tags: Vec<u32>,
 }
 
+/// The length of the longest common prefix of `a` and `b`. Compares blocks as slices (a memcmp
+/// even in unoptimized builds, where the tests run): outputs can be long and share most bytes.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
 impl Trie {
     /// Builds the trie of `items` (string, tag); returns it and each item's node.
     fn build(items: &[(&[u8], u32)]) -> (Trie, Vec<u32>) {
@@ -263,7 +278,7 @@ impl Trie {
         let mut tagged: Vec<(u32, u32)> = Vec::new();
         for &k in &order {
             let s = items[k].0;
-            let lcp = prev.iter().zip(s).take_while(|(a, b)| a == b).count();
+            let lcp = common_prefix(prev, s);
             path.truncate(lcp + 1);
             for (d, &b) in s.iter().enumerate().skip(lcp) {
                 let id = t.byte.len() as u32;
