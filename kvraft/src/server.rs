@@ -32,6 +32,9 @@ struct State {
     me: usize,
     /// Snapshot when Raft's persisted state reaches this many bytes; `None`: never snapshot.
     max_raft_state: Option<usize>,
+    /// The same storage Raft saves to: its `raft_state_size()` tells when to snapshot, and on a
+    /// restart `read_snapshot()` holds the last snapshot.
+    persister: Persister,
     // Your definitions here.
 }
 
@@ -47,10 +50,14 @@ impl KvServer {
         max_raft_state: Option<usize>,
     ) -> KvServer {
         let (apply_tx, apply_rx) = mpsc::channel(APPLY_CHANNEL_CAPACITY);
-        let rf = Raft::new(servers, me, persister, apply_tx);
+        let rf = Raft::new(servers, me, persister.clone(), apply_tx);
         // You may need initialization code here.
         KvServer {
-            state: Arc::new(Mutex::new(State { me, max_raft_state })),
+            state: Arc::new(Mutex::new(State {
+                me,
+                max_raft_state,
+                persister,
+            })),
             rf,
         }
     }

@@ -44,6 +44,20 @@ struct State {
     // Your data here (2A, 2B, 2C). Figure 2 of the Raft paper lists the state a peer needs.
 }
 
+impl State {
+    /// Saves the state Figure 2 calls persistent, with the current snapshot (2C). Encode it
+    /// with `postcard::to_allocvec` (serde) and call `self.persister.save(state, snapshot)`.
+    /// A method of the locked state: call it with the lock held, before answering an RPC.
+    fn persist(&self) {
+        // Your code here (2C).
+    }
+
+    /// Restores previously persisted state (2C). `data` is empty on a first start.
+    fn read_persist(&mut self, data: &[u8]) {
+        // Your code here (2C): unless `data` is empty, decode it with `postcard::from_bytes`.
+    }
+}
+
 /// RequestVote RPC arguments (Figure 2).
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct RequestVoteArgs {
@@ -68,16 +82,17 @@ impl Raft {
         apply_tx: ApplySender,
     ) -> Raft {
         let saved = persister.read_raft_state();
-        let rf = Raft {
-            state: Arc::new(Mutex::new(State {
-                peers,
-                me,
-                persister,
-                apply_tx,
-            })),
+        let mut state = State {
+            peers,
+            me,
+            persister,
+            apply_tx,
         };
         // Initialize from state persisted before a crash.
-        rf.read_persist(&saved);
+        state.read_persist(&saved);
+        let rf = Raft {
+            state: Arc::new(Mutex::new(state)),
+        };
         // Start the ticker task that starts elections.
         let ticker = rf.clone();
         sim::spawn(async move { ticker.ticker().await });
@@ -117,17 +132,6 @@ impl Raft {
             async move { rf.request_vote(args).await }
         })
         // Add AppendEntries (2B) and InstallSnapshot (2D) here the same way.
-    }
-
-    /// Saves the state Figure 2 calls persistent, with the current snapshot (2C). Encode it
-    /// with `postcard::to_allocvec` (serde) and call `persister.save(state, snapshot)`.
-    fn persist(&self) {
-        // Your code here (2C).
-    }
-
-    /// Restores previously persisted state (2C). `data` is empty on a first start.
-    fn read_persist(&self, data: &[u8]) {
-        // Your code here (2C): unless `data` is empty, decode it with `postcard::from_bytes`.
     }
 
     /// The RequestVote RPC handler.
