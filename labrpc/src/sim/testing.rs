@@ -69,7 +69,7 @@ pub struct TestConfig {
     pub seed: u64,
     /// Run twice with the same seed and compare the traces.
     pub check_determinism: bool,
-    /// Cargo flags the replay command needs (e.g. `--features reference`).
+    /// Cargo flags the replay command needs (e.g. `--features X`), put after `cargo test`.
     pub cargo_flags: String,
 }
 
