@@ -145,7 +145,10 @@ impl KvConfig {
                 next_clerk: 0,
                 generation: 0,
             })),
-            history: Arc::new(Mutex::new(History::default())),
+            history: Arc::new(Mutex::new(History {
+                time_unit: Some("ns".into()),
+                ..History::default()
+            })),
             begun: Arc::new(Mutex::new(Begin {
                 description: String::new(),
                 t0: Instant::now(),

@@ -1056,6 +1056,7 @@ mod tests {
         let h = History {
             ops,
             annotations: vec![],
+            time_unit: None,
         };
         let r = check(&h, &CheckOptions::default());
         assert_eq!(r.keys.len(), 1);
@@ -1207,6 +1208,7 @@ mod tests {
         let h = History {
             ops: vec![a, b, c],
             annotations: vec![],
+            time_unit: None,
         };
         let r = check(&h, &CheckOptions::default());
         assert_eq!(r.verdict, NotLin);
@@ -1410,6 +1412,7 @@ mod tests {
             let h = History {
                 ops: ops.clone(),
                 annotations: vec![],
+                time_unit: None,
             };
             let got = check(&h, &CheckOptions::default()).verdict;
             assert_eq!(got == Lin, expect, "{ops:#?}");

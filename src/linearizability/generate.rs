@@ -127,6 +127,7 @@ pub fn random_history(o: &GenOptions) -> History {
     History {
         ops,
         annotations: Vec::new(),
+        time_unit: None,
     }
 }
 

@@ -82,6 +82,10 @@ pub struct History {
     /// Faults and other tester events, for the visualization only.
     #[serde(default)]
     pub annotations: Vec<Annotation>,
+    /// What one tick of the clock is, for the visualization's axis: `Some("ns")` labels it in
+    /// seconds; `None` (EDN and other clocks) shows the raw numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_unit: Option<String>,
 }
 
 impl History {

@@ -366,7 +366,7 @@ fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], cli
                 top - 6.0,
                 x + 3.0,
                 top - 8.0,
-                time_label(*t)
+                time_label(*t, h.time_unit.as_deref())
             );
         }
     }
@@ -571,10 +571,13 @@ fn shorten_left(s: &str, n: usize) -> String {
     t
 }
 
-/// Compact rendering of a timestamp: 12345678 → "12.35M".
-fn time_label(t: u64) -> String {
+/// Compact rendering of a timestamp: in seconds for a clock in nanoseconds (12345678 →
+/// "0.012s"), else 12345678 → "12.35M".
+fn time_label(t: u64, unit: Option<&str>) -> String {
     let f = t as f64;
-    if t < 10_000 {
+    if unit == Some("ns") {
+        format!("{:.3}s", f / 1e9)
+    } else if t < 10_000 {
         t.to_string()
     } else if t < 1_000_000 {
         format!("{:.1}k", f / 1e3)
@@ -747,7 +750,8 @@ mod tests {
     fn helpers() {
         assert_eq!(shorten("abcdef", 4), "abc…");
         assert_eq!(shorten_left("abcdef", 4), "…def");
-        assert_eq!(time_label(12_345_678), "12.35M");
+        assert_eq!(time_label(12_345_678, None), "12.35M");
+        assert_eq!(time_label(12_345_678, Some("ns")), "0.012s");
         assert_eq!(esc("<a&'\">"), "&lt;a&amp;&#39;&quot;&gt;");
     }
 }
