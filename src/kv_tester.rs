@@ -208,10 +208,12 @@ impl KvConfig {
 
     /// Adds a note (a partition, a crash) to the history's visualization.
     pub fn annotate(&self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::info!(target: "tester", "{text}");
         self.history().annotations.push(Annotation {
             time: now_ns(),
             end: None,
-            text: text.into(),
+            text,
         });
     }
 

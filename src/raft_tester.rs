@@ -192,6 +192,9 @@ impl Config {
     /// Crashes peer `i`: cuts it off, deletes its server, stops all its tasks, and keeps a copy of
     /// its persister for a later restart.
     pub fn crash1(&self, i: usize) {
+        if self.lock().rafts[i].is_some() {
+            tracing::info!(target: "tester", "crash {}", server_name(i));
+        }
         self.disconnect(i);
         self.net.delete_server(&server_name(i));
         let peer = {
@@ -211,6 +214,7 @@ impl Config {
     /// (Re)starts peer `i` with fresh ends and a copy of its persister (Go's `start1`).
     pub fn start1(&self, i: usize) {
         self.crash1(i);
+        tracing::info!(target: "tester", "start {}", server_name(i));
         let (ends, persister) = {
             let mut st = self.lock();
             st.generation += 1;
@@ -343,6 +347,7 @@ impl Config {
 
     /// Attaches peer `i` to the network again (both directions, to connected peers).
     pub fn connect(&self, i: usize) {
+        tracing::info!(target: "tester", "connect {}", server_name(i));
         let mut st = self.lock();
         st.connected[i] = true;
         for j in 0..self.n {
@@ -360,6 +365,9 @@ impl Config {
     /// Detaches peer `i` from the network (both directions).
     pub fn disconnect(&self, i: usize) {
         let mut st = self.lock();
+        if st.connected[i] {
+            tracing::info!(target: "tester", "disconnect {}", server_name(i));
+        }
         st.connected[i] = false;
         for j in 0..self.n {
             if let Some(name) = st.end_names[i].get(j) {

@@ -15,7 +15,7 @@
 //! Logging: `tracing::debug!(term, "...")` lines show with `RUST_LOG=raft=debug`, each prefixed by
 //! the virtual time and this peer's name; `labrpc::sim::set_label` adds your own tag (e.g. term and
 //! role) to every line this peer logs.
-#![allow(dead_code, unused_imports, unused_variables)] // the skeleton leaves much unused; remove this when done
+#![allow(dead_code, unused_imports, unused_variables)] // hides the warnings of the later parts' stubs; remove it after 2D
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -131,7 +131,7 @@ impl Raft {
             let rf = rf.clone();
             async move { rf.request_vote(args).await }
         })
-        // Add AppendEntries (2B) and InstallSnapshot (2D) here the same way.
+        // Add AppendEntries (2A heartbeats, 2B entries) and InstallSnapshot (2D) here the same way.
     }
 
     /// The RequestVote RPC handler.

@@ -36,11 +36,17 @@ where
 /// Installs the log subscriber once per process, filtered by `RUST_LOG` (e.g. `RUST_LOG=raft=debug`).
 ///
 /// Output goes through the test harness's capture, so a passing test stays quiet.
+/// `NO_COLOR` (any value) turns colours off, as in most command-line tools.
+fn no_color_unset() -> bool {
+    std::env::var_os("NO_COLOR").is_none()
+}
+
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && no_color_unset())
         .event_format(SimFormat)
         .try_init();
 }

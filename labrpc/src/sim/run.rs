@@ -132,9 +132,11 @@ impl fmt::Display for Failure {
             }
             Failure::Blocked { task } => write!(
                 f,
-                "the simulation thread is blocked in {task}: a blocking call in async code \
-                 (std::sync::Mutex deadlock, a blocking channel recv, std::thread::sleep, ...). \
-                 Use tokio::sync and tokio::time instead, and never hold a std lock across an await"
+                "the simulation thread is blocked in {task}: a blocking call in async code, most \
+                 often a std::sync::Mutex locked again by code that already holds its guard (a \
+                 helper that locks while its caller holds the lock: pass it the locked state \
+                 instead), else a blocking channel recv or std::thread::sleep. The last line \
+                 this task's server logged (RUST_LOG=debug) comes just before the blocking call"
             ),
             Failure::BusyLoop { task } => write!(
                 f,

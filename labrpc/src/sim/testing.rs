@@ -147,12 +147,15 @@ where
             _ => None,
         };
         if diff.is_some() || report.trace != again.trace {
-            fail(format!(
-                "not deterministic: the same seed gave traces {:016x} and {:016x}; {}",
+            panic!(
+                "{name} FAILED: not deterministic: the same seed gave traces {:016x} and {:016x}; \
+                 {}\n  usual causes: iterating a HashMap/HashSet, std::time, an unseeded RNG, \
+                 threads (`cargo clippy` points at them)\n  replay: LAB_CHECK_DETERMINISM=1 {}",
                 report.trace,
                 again.trace,
-                diff.unwrap_or_default()
-            ));
+                diff.unwrap_or_default(),
+                replay_command(seed, &cargo_flags)
+            );
         }
     }
     let extra = match finish(value) {
