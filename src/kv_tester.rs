@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use kvraft::{Clerk, KvServer};
 use labrpc::sim::{self, Node};
-use labrpc::{ClientEnd, Network, Server};
+use labrpc::{Network, Server};
 use raft::Persister;
 use tokio::time::{Instant, sleep};
 
 use crate::linearizability::{self as lin, Annotation, History, OpKind};
-use crate::raft_tester::REPLAY_FLAGS;
+use crate::raft_tester::{REPLAY_FLAGS, make_ends};
 
 /// The election timeout the tests reason with.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -305,15 +305,7 @@ impl KvConfig {
             st.generation += 1;
             let g = st.generation;
             let names: Vec<String> = (0..self.n).map(|j| format!("{i}->{j}#{g}")).collect();
-            let ends: Vec<ClientEnd> = names
-                .iter()
-                .enumerate()
-                .map(|(j, name)| {
-                    let end = self.net.make_end(name);
-                    self.net.connect(name, &server_name(j));
-                    end
-                })
-                .collect();
+            let ends = make_ends(&self.net, &names, server_name);
             st.end_names[i] = names;
             st.saved[i] = st.saved[i].copy();
             (ends, st.saved[i].clone())
@@ -370,15 +362,7 @@ impl KvConfig {
             st.clerk_ends.insert(id, names.clone());
             (id, names)
         };
-        let mut ends: Vec<ClientEnd> = names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &server_name(j));
-                end
-            })
-            .collect();
+        let mut ends = make_ends(&self.net, &names, server_name);
         // Clerks must not rely on the order of their ends.
         for k in (1..ends.len()).rev() {
             ends.swap(k, sim::random_range(0..=k));

@@ -93,6 +93,23 @@ fn server_name(i: usize) -> String {
     format!("raft-{i}")
 }
 
+/// Makes one client end per name, the `j`th connected to server `server(j)`.
+pub(crate) fn make_ends(
+    net: &Network,
+    names: &[String],
+    server: fn(usize) -> String,
+) -> Vec<ClientEnd> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let end = net.make_end(name);
+            net.connect(name, &server(j));
+            end
+        })
+        .collect()
+}
+
 /// Runs one graded Raft test: `n` peers, reliable or not, with the snapshotting applier or not.
 /// `body` is the test; the summary line reports time, peers, RPCs, bytes and commands agreed.
 pub fn raft_test<F, Fut>(
@@ -220,15 +237,7 @@ impl Config {
             st.generation += 1;
             let g = st.generation;
             let names: Vec<String> = (0..self.n).map(|j| format!("{i}->{j}#{g}")).collect();
-            let ends: Vec<ClientEnd> = names
-                .iter()
-                .enumerate()
-                .map(|(j, name)| {
-                    let end = self.net.make_end(name);
-                    self.net.connect(name, &server_name(j));
-                    end
-                })
-                .collect();
+            let ends = make_ends(&self.net, &names, server_name);
             st.end_names[i] = names;
             st.last_applied[i] = 0;
             st.saved[i] = st.saved[i].copy();
