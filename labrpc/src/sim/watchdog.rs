@@ -86,6 +86,13 @@ impl Monitor {
         if !self.in_poll.load(Relaxed) {
             return None;
         }
+        self.last_task()
+    }
+
+    /// The task polled last (it may have returned since). While polls go on without virtual time
+    /// passing, that is one of the tasks that keep running: a sample that only took the task
+    /// being polled would mostly miss a task whose polls are short.
+    pub fn last_task(&self) -> Option<(NodeId, &'static Location<'static>)> {
         let p = self.loc.load(Relaxed);
         // SAFETY: `loc` only ever holds null or a pointer made from a `&'static Location`.
         let loc = unsafe { p.as_ref() }?;
@@ -198,7 +205,7 @@ impl Watch {
             });
         }
         if now.duration_since(self.vtime_since) >= self.stall_limit / 4
-            && let Some(t) = m.current_task()
+            && let Some(t) = m.last_task()
             && !self.livelock_tasks.contains(&t)
             && self.livelock_tasks.len() < 8
         {
