@@ -591,6 +591,18 @@ pub struct Generic {
     pub random_keys: bool,
 }
 
+impl Generic {
+    /// The parameters in Go's order: clients, crash, partitions, random keys.
+    pub fn new(clients: usize, crash: bool, partitions: bool, random_keys: bool) -> Generic {
+        Generic {
+            clients,
+            crash,
+            partitions,
+            random_keys,
+        }
+    }
+}
+
 /// Go's GenericTest: three rounds of clients running random Get/Append (and Put) for 5 s,
 /// optionally with a partitioner and a crash of all servers, checking every client's appends.
 pub async fn generic_test(cfg: KvConfig, g: Generic) {

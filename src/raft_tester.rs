@@ -224,8 +224,6 @@ impl Config {
             p.node.enter(|| p.raft.kill());
             p.node.kill();
         }
-        let mut st = self.lock();
-        st.saved[i] = st.saved[i].copy();
     }
 
     /// (Re)starts peer `i` with fresh ends and a copy of its persister (Go's `start1`).

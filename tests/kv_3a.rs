@@ -9,19 +9,10 @@ use raftlab::kv_tester::{
 };
 use tokio::time::{sleep, timeout};
 
-fn generic(clients: usize, crash: bool, partitions: bool, random_keys: bool) -> Generic {
-    Generic {
-        clients,
-        crash,
-        partitions,
-        random_keys,
-    }
-}
-
 #[test]
 fn basic_3a() {
     kv_test(5, false, None, "3A one client", |cfg| {
-        generic_test(cfg, generic(1, false, false, false))
+        generic_test(cfg, Generic::new(1, false, false, false))
     });
 }
 
@@ -33,14 +24,14 @@ fn speed_3a() {
 #[test]
 fn concurrent_3a() {
     kv_test(5, false, None, "3A many clients", |cfg| {
-        generic_test(cfg, generic(5, false, false, false))
+        generic_test(cfg, Generic::new(5, false, false, false))
     });
 }
 
 #[test]
 fn unreliable_3a() {
     kv_test(5, true, None, "3A unreliable net, many clients", |cfg| {
-        generic_test(cfg, generic(5, false, false, false))
+        generic_test(cfg, Generic::new(5, false, false, false))
     });
 }
 
@@ -132,28 +123,28 @@ fn one_partition_3a() {
 #[test]
 fn many_partitions_one_client_3a() {
     kv_test(5, false, None, "3A partitions, one client", |cfg| {
-        generic_test(cfg, generic(1, false, true, false))
+        generic_test(cfg, Generic::new(1, false, true, false))
     });
 }
 
 #[test]
 fn many_partitions_many_clients_3a() {
     kv_test(5, false, None, "3A partitions, many clients", |cfg| {
-        generic_test(cfg, generic(5, false, true, false))
+        generic_test(cfg, Generic::new(5, false, true, false))
     });
 }
 
 #[test]
 fn persist_one_client_3a() {
     kv_test(5, false, None, "3A restarts, one client", |cfg| {
-        generic_test(cfg, generic(1, true, false, false))
+        generic_test(cfg, Generic::new(1, true, false, false))
     });
 }
 
 #[test]
 fn persist_concurrent_3a() {
     kv_test(5, false, None, "3A restarts, many clients", |cfg| {
-        generic_test(cfg, generic(5, true, false, false))
+        generic_test(cfg, Generic::new(5, true, false, false))
     });
 }
 
@@ -164,7 +155,7 @@ fn persist_concurrent_unreliable_3a() {
         true,
         None,
         "3A unreliable net, restarts, many clients",
-        |cfg| generic_test(cfg, generic(5, true, false, false)),
+        |cfg| generic_test(cfg, Generic::new(5, true, false, false)),
     );
 }
 
@@ -175,7 +166,7 @@ fn persist_partition_3a() {
         false,
         None,
         "3A restarts, partitions, many clients",
-        |cfg| generic_test(cfg, generic(5, true, true, false)),
+        |cfg| generic_test(cfg, Generic::new(5, true, true, false)),
     );
 }
 
@@ -186,7 +177,7 @@ fn persist_partition_unreliable_3a() {
         true,
         None,
         "3A unreliable net, restarts, partitions, many clients",
-        |cfg| generic_test(cfg, generic(5, true, true, false)),
+        |cfg| generic_test(cfg, Generic::new(5, true, true, false)),
     );
 }
 
@@ -197,6 +188,6 @@ fn persist_partition_unreliable_linearizable_3a() {
         true,
         None,
         "3A unreliable net, restarts, partitions, random keys, many clients",
-        |cfg| generic_test(cfg, generic(15, true, true, true)),
+        |cfg| generic_test(cfg, Generic::new(15, true, true, true)),
     );
 }

@@ -8,15 +8,6 @@ use tokio::time::sleep;
 
 const MAX_RAFT_STATE: usize = 1000;
 
-fn generic(clients: usize, crash: bool, partitions: bool, random_keys: bool) -> Generic {
-    Generic {
-        clients,
-        crash,
-        partitions,
-        random_keys,
-    }
-}
-
 fn assert_trimmed(cfg: &KvConfig) {
     let sz = cfg.log_size();
     assert!(
@@ -117,7 +108,7 @@ fn snapshot_recover_3b() {
         false,
         Some(MAX_RAFT_STATE),
         "3B restarts, snapshots, one client",
-        |cfg| generic_test(cfg, generic(1, true, false, false)),
+        |cfg| generic_test(cfg, Generic::new(1, true, false, false)),
     );
 }
 
@@ -128,7 +119,7 @@ fn snapshot_recover_many_clients_3b() {
         false,
         Some(MAX_RAFT_STATE),
         "3B restarts, snapshots, many clients",
-        |cfg| generic_test(cfg, generic(20, true, false, false)),
+        |cfg| generic_test(cfg, Generic::new(20, true, false, false)),
     );
 }
 
@@ -139,7 +130,7 @@ fn snapshot_unreliable_3b() {
         true,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, snapshots, many clients",
-        |cfg| generic_test(cfg, generic(5, false, false, false)),
+        |cfg| generic_test(cfg, Generic::new(5, false, false, false)),
     );
 }
 
@@ -150,7 +141,7 @@ fn snapshot_unreliable_recover_3b() {
         true,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, snapshots, many clients",
-        |cfg| generic_test(cfg, generic(5, true, false, false)),
+        |cfg| generic_test(cfg, Generic::new(5, true, false, false)),
     );
 }
 
@@ -161,7 +152,7 @@ fn snapshot_unreliable_recover_concurrent_partition_3b() {
         true,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, partitions, snapshots, many clients",
-        |cfg| generic_test(cfg, generic(5, true, true, false)),
+        |cfg| generic_test(cfg, Generic::new(5, true, true, false)),
     );
 }
 
@@ -172,6 +163,6 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
         true,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, partitions, snapshots, random keys, many clients",
-        |cfg| generic_test(cfg, generic(15, true, true, true)),
+        |cfg| generic_test(cfg, Generic::new(15, true, true, true)),
     );
 }
