@@ -8,10 +8,11 @@
 //!   undecided or bad input.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod cgroup;
 mod report;
 mod rubric;
 mod run;
-mod student_files;
+mod sandbox;
 mod tree;
 
 use std::collections::VecDeque;
@@ -27,7 +28,8 @@ use raftlab::linearizability::{self as lin, Verdict};
 use report::{Summary, TestReport};
 use rubric::Rubric;
 use run::{RunResult, RunSpec};
-use tree::TestCase;
+use sandbox::Protection;
+use tree::{BuildLimits, Layout, TestCase};
 
 #[derive(Parser)]
 #[command(name = "grading", about = "Grade raftlab submissions; check histories")]
@@ -48,6 +50,9 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
+    /// Internal: the sandbox's jail, which the grader starts for each build, listing and run.
+    #[command(hide = true)]
+    SandboxExec { spec: String },
 }
 
 #[derive(clap::Args)]
@@ -83,11 +88,28 @@ struct GradeArgs {
     /// Build the tests without optimizations (as students do; slower runs, same traces).
     #[arg(long)]
     debug: bool,
+    /// Wall-clock limit of the lint gate, of the build and of listing the tests, each, in seconds.
+    #[arg(long, default_value_t = 900.0)]
+    build_timeout: f64,
+    /// Memory limit of the build, in MiB.
+    #[arg(long, default_value_t = 8192)]
+    build_memory_mb: u64,
+    /// Run without the sandbox (for machines without namespaces). The results are then NOT
+    /// protected from the submission's code; the report says so in its first line.
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Skip the lint gate (only to test the sandbox's own defences with submissions that the
+    /// gate would stop first).
+    #[arg(long, hide = true)]
+    skip_lint_gate: bool,
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::CheckHistory { file, html } => check_history(&file, html.as_deref()),
+        Command::SandboxExec { spec } => {
+            ExitCode::from(u8::try_from(sandbox::jail_main(&spec)).unwrap_or(125))
+        }
         Command::Grade(args) => match grade(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -114,8 +136,92 @@ fn fresh_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(0u8) % 1_000_000_000_000
 }
 
+/// What one grading needs to know, fixed before anything of the submission runs.
+struct Setup {
+    pristine: PathBuf,
+    out: PathBuf,
+    logs: PathBuf,
+    rubric: Rubric,
+    seed: u64,
+    jobs: usize,
+    parts: Vec<String>,
+    protection: Protection,
+    limits: BuildLimits,
+}
+
 fn grade(args: &GradeArgs) -> Result<(), String> {
     let started = Instant::now();
+    let setup = setup(args)?;
+    println!("{}", setup.protection.describe());
+    println!(
+        "grading {} (seed {}, {} runs per test, {} at a time)",
+        match &args.submission {
+            Some(s) => s.display().to_string(),
+            None => "the reference solutions".to_string(),
+        },
+        setup.seed,
+        args.runs,
+        setup.jobs
+    );
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || setup.pristine.join("target").join("grading"),
+        PathBuf::from,
+    );
+    // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
+    // fresh by file times: two gradings sharing a target directory would use each other's builds.
+    // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
+    let _lock = lock_target_dir(&target_dir)?;
+    let work = target_dir.join("work");
+    let layout = Layout {
+        tree: work.join("tree"),
+        target: target_dir.join("build"),
+        bins: work.join("bin"),
+    };
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&layout.target)
+        .map_err(|e| format!("cannot create {}: {e}", layout.target.display()))?;
+    let mut summary = Summary {
+        submission: args
+            .submission
+            .as_ref()
+            .map_or_else(|| "reference".into(), |p| p.display().to_string()),
+        protection: setup.protection.describe(),
+        seed: setup.seed,
+        runs_per_test: args.runs,
+        parts: setup.parts.clone(),
+        build_ok: false,
+        build_output: String::new(),
+        score: 0.0,
+        max_score: 0.0,
+        wall_time_s: 0.0,
+        tests: Vec::new(),
+    };
+    match prepare_and_build(args, &setup, &layout) {
+        Err(why) => {
+            summary.build_output = why;
+            summary.tests = unscored_tests(&setup);
+        }
+        Ok((notes, tests)) => {
+            summary.build_ok = true;
+            summary.build_output = notes.join("\n");
+            let reference = args.submission.is_none();
+            let results = run_all(&tests, args, &setup, &layout);
+            for (t, runs) in tests.iter().zip(results) {
+                summary
+                    .tests
+                    .push(report::test_report(t, runs, &setup.rubric, reference));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    summary.score = summary.tests.iter().map(|t| t.points).sum();
+    summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
+    summary.wall_time_s = started.elapsed().as_secs_f64();
+    write_results(&setup.out, &summary)
+}
+
+/// Checks the arguments and the machine, and prepares the output folder.
+fn setup(args: &GradeArgs) -> Result<Setup, String> {
     let pristine = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .ok_or("cannot locate the repository")?
@@ -128,12 +234,6 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         None => rubric::DEFAULT.to_string(),
     };
     let rubric = Rubric::parse(&rubric_text)?;
-    let seed = args.seed.unwrap_or_else(fresh_seed);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
-    let reference = args.submission.is_none();
     let parts: Vec<String> = args.parts.iter().map(|p| p.trim().to_lowercase()).collect();
     const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
     if let Some(bad) = parts.iter().find(|p| !PARTS.contains(&p.as_str())) {
@@ -142,112 +242,131 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
             PARTS.join(", ")
         ));
     }
-
+    let protection = if args.no_sandbox {
+        Protection::None
+    } else {
+        let p = Protection::Sandbox(cgroup::Kind::detect());
+        sandbox::self_test(p)?;
+        p
+    };
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let out = args
         .out
         .canonicalize()
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let tree_dir = out.join("tree");
     let logs = out.join("logs");
-    let _ = std::fs::remove_dir_all(&tree_dir);
     let _ = std::fs::remove_dir_all(&logs);
+    let _ = std::fs::remove_dir_all(out.join("tree"));
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-    println!(
-        "grading {} (seed {seed}, {} runs per test, {jobs} at a time)",
-        match &args.submission {
-            Some(s) => s.display().to_string(),
-            None => "the reference solutions".to_string(),
+    Ok(Setup {
+        pristine,
+        out,
+        logs,
+        rubric,
+        seed: args.seed.unwrap_or_else(fresh_seed),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1),
+        parts,
+        protection,
+        limits: BuildLimits {
+            timeout: Duration::from_secs_f64(args.build_timeout),
+            memory_mb: args.build_memory_mb,
         },
-        args.runs
-    );
+    })
+}
 
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| pristine.join("target").join("grading"), PathBuf::from);
-    // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
-    // fresh by file times: two gradings sharing a target directory would use each other's builds.
-    // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
-    let _lock = lock_target_dir(&target_dir)?;
-    tree::copy_tree(&pristine, &tree_dir, &out)
-        .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
-    let mut notes = Vec::new();
-    if let Some(sub) = &args.submission {
-        notes = tree::overlay_student_files(sub, &tree_dir)
-            .map_err(|e| format!("cannot copy the student files: {e}"))?;
+/// The tree, the lint gate, the build and the test list; `Err` is why the submission scores 0.
+fn prepare_and_build(
+    args: &GradeArgs,
+    setup: &Setup,
+    layout: &Layout,
+) -> Result<(Vec<String>, Vec<TestCase>), String> {
+    let reference = args.submission.is_none();
+    let notes = match &args.submission {
+        None => {
+            tree::copy_tree(&setup.pristine, &layout.tree, &[&setup.out])
+                .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
+            Vec::new()
+        }
+        Some(sub) => tree::prepare_submission(&setup.pristine, sub, &layout.tree)?
+            .map_err(|why| format!("SUBMISSION REFUSED: {why}"))?,
+    };
+    if args.skip_lint_gate {
+        println!("lint gate skipped (--skip-lint-gate)");
+    } else {
+        println!("checking the student files (lint gate) ...");
+        let violations = tree::lint_gate(layout, reference, setup.limits, setup.protection)?;
+        if !violations.is_empty() {
+            return Err(format!(
+                "LINT GATE: the student files use what graded code may not (score 0):\n{}",
+                violations.join("\n")
+            ));
+        }
     }
     println!("building ...");
-    let built = tree::build(&tree_dir, &target_dir, &parts, reference, !args.debug);
-    let mut summary = Summary {
-        submission: args
-            .submission
-            .as_ref()
-            .map_or_else(|| "reference".into(), |p| p.display().to_string()),
-        seed,
-        runs_per_test: args.runs,
-        parts: parts.clone(),
-        build_ok: built.is_ok(),
-        build_output: notes.join("\n"),
-        score: 0.0,
-        max_score: 0.0,
-        wall_time_s: 0.0,
-        tests: Vec::new(),
-    };
-    match built {
-        Err(errors) => {
-            summary.build_output = errors;
-            // Every graded test of the chosen parts fails.
-            for (name, &points) in &rubric.points {
-                let part = name.rsplit_once('_').map_or("", |(_, p)| p).to_string();
-                if parts.contains(&part) {
-                    summary.tests.push(TestReport {
-                        name: name.clone(),
-                        part,
-                        points: 0.0,
-                        max_points: points,
-                        passes: 0,
-                        runs: Vec::new(),
-                        replay: Vec::new(),
-                    });
-                }
-            }
-        }
-        Ok(bins) => {
-            let tests = tree::list_tests(&bins, &parts)?;
-            if tests.is_empty() {
-                return Err(format!("no graded tests for the parts {parts:?}"));
-            }
-            let results = run_all(&tests, args, seed, jobs, &logs, &out);
-            for (t, runs) in tests.iter().zip(results) {
-                summary
-                    .tests
-                    .push(report::test_report(t, runs, &rubric, reference));
-            }
+    let bins = tree::build(
+        layout,
+        &setup.parts,
+        reference,
+        !args.debug,
+        setup.limits,
+        setup.protection,
+    )?;
+    let tests = tree::list_tests(layout, &bins, &setup.parts, setup.limits, setup.protection)?;
+    if tests.is_empty() {
+        return Err(format!("no graded tests for the parts {:?}", setup.parts));
+    }
+    Ok((notes, tests))
+}
+
+/// Every graded test of the chosen parts, with no runs and no points (the build failed).
+fn unscored_tests(setup: &Setup) -> Vec<TestReport> {
+    let mut tests = Vec::new();
+    for (name, &points) in &setup.rubric.points {
+        let part = name.rsplit_once('_').map_or("", |(_, p)| p).to_string();
+        if setup.parts.contains(&part) {
+            tests.push(TestReport {
+                name: name.clone(),
+                part,
+                points: 0.0,
+                max_points: points,
+                passes: 0,
+                runs: Vec::new(),
+                replay: Vec::new(),
+            });
         }
     }
-    summary.score = summary.tests.iter().map(|t| t.points).sum();
-    summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
-    summary.wall_time_s = started.elapsed().as_secs_f64();
+    tests
+}
 
-    let text = report::render_text(&summary);
+/// Writes the reports, each atomically (a temporary file renamed over the old one), after every
+/// process of every run is gone.
+fn write_results(out: &Path, summary: &Summary) -> Result<(), String> {
+    let text = report::render_text(summary);
     println!("\n{text}");
     let write = |name: &str, v: String| {
-        std::fs::write(out.join(name), v).map_err(|e| format!("cannot write {name}: {e}"))
+        let tmp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, v)
+            .and_then(|()| std::fs::rename(&tmp, out.join(name)))
+            .map_err(|e| format!("cannot write {name}: {e}"))
     };
     write(
         "summary.json",
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+        serde_json::to_string_pretty(summary).unwrap_or_default(),
     )?;
     write(
         "results.json",
-        serde_json::to_string_pretty(&report::gradescope_json(&summary)).unwrap_or_default(),
+        serde_json::to_string_pretty(&report::gradescope_json(summary)).unwrap_or_default(),
     )?;
     write("report.txt", text)?;
     println!(
         "results: {}/summary.json, {}/results.json, logs in {}",
         out.display(),
         out.display(),
-        logs.display()
+        out.join("logs").display()
     );
     Ok(())
 }
@@ -271,10 +390,8 @@ fn lock_target_dir(dir: &Path) -> Result<std::fs::File, String> {
 fn run_all(
     tests: &[TestCase],
     args: &GradeArgs,
-    seed: u64,
-    jobs: usize,
-    logs: &Path,
-    out: &Path,
+    setup: &Setup,
+    layout: &Layout,
 ) -> Vec<Vec<RunResult>> {
     // Run r of every test before run r+1 of any: early runs cover every test.
     let queue: VecDeque<(usize, usize)> = (0..args.runs)
@@ -290,10 +407,8 @@ fn run_all(
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let reports = out.join("reports");
-    let _ = std::fs::create_dir_all(&reports);
     std::thread::scope(|s| {
-        for _ in 0..jobs {
+        for _ in 0..setup.jobs {
             s.spawn(|| {
                 loop {
                     let Some((t, r)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
@@ -301,20 +416,16 @@ fn run_all(
                         break;
                     };
                     let test = &tests[t];
-                    let run_seed = run_seed(seed, &test.name, r);
+                    let run_seed = run_seed(setup.seed, &test.name, r);
                     let spec = RunSpec {
-                        test: test.name.clone(),
-                        exe: test.exe.clone(),
+                        test: test.clone(),
                         seed: run_seed,
                         timeout: Duration::from_secs_f64(args.timeout),
                         memory_mb: args.memory_mb,
-                        log: logs.join(format!("{}-seed{run_seed}.log", test.name)),
-                        report: reports.join(format!("{}-seed{run_seed}.report", test.name)),
+                        log: setup.logs.join(format!("{}-seed{run_seed}.log", test.name)),
                     };
-                    let result = run::run(&spec);
-                    if result.passed {
-                        let _ = std::fs::remove_file(&spec.log);
-                    } else {
+                    let result = run::run(&spec, layout, setup.protection);
+                    if !result.passed {
                         let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
                         *f += 1;
                         bar.set_message(format!(
@@ -322,7 +433,6 @@ fn run_all(
                             *f, test.name
                         ));
                     }
-                    let _ = std::fs::remove_file(&spec.report);
                     results.lock().unwrap_or_else(|e| e.into_inner())[t].push(result);
                     bar.inc(1);
                 }
@@ -330,7 +440,6 @@ fn run_all(
         }
     });
     bar.finish();
-    let _ = std::fs::remove_dir_all(&reports);
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     for runs in &mut results {
         runs.sort_by_key(|r| r.seed);

@@ -26,6 +26,8 @@ pub struct TestReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub submission: String,
+    /// How the runs were protected (the report's first line).
+    pub protection: String,
     pub seed: u64,
     pub runs_per_test: usize,
     pub parts: Vec<String>,
@@ -104,6 +106,7 @@ fn first_line(r: &RunResult) -> &str {
 /// The human-readable report: a table per part, then every failure with its replay command.
 pub fn render_text(s: &Summary) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "{}", s.protection);
     if !s.build_ok {
         let _ = writeln!(out, "BUILD FAILED: score 0\n{}\n", s.build_output);
     } else if !s.build_output.is_empty() {
@@ -187,7 +190,11 @@ pub fn gradescope_json(s: &Summary) -> serde_json::Value {
         "score": s.score,
         "max_score": s.max_score,
         "execution_time": s.wall_time_s.round() as u64,
-        "output": if s.build_ok { format!("{} runs per test, seed {}", s.runs_per_test, s.seed) } else { format!("The build failed:\n{}", s.build_output) },
+        "output": if s.build_ok {
+            format!("{}\n{} runs per test, seed {}", s.protection, s.runs_per_test, s.seed)
+        } else {
+            format!("{}\nThe build failed:\n{}", s.protection, s.build_output)
+        },
         "visibility": "visible",
         "stdout_visibility": "visible",
         "tests": tests,

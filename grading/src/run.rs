@@ -1,23 +1,21 @@
-//! One graded run: one test with one seed, in its own process group, with a wall-clock and a
-//! memory limit, passing only when the harness reported the test's completion.
+//! One graded run: one test with one seed, in the sandbox, with a wall-clock and a memory limit,
+//! passing only when the harness reported the test's completion with this run's secret and seed.
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::sandbox::{self, Protection};
+use crate::tree::{self, Layout, TestCase};
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
-    pub test: String,
-    pub exe: PathBuf,
+    pub test: TestCase,
     pub seed: u64,
     pub timeout: Duration,
     pub memory_mb: u64,
-    /// Where the run's output goes.
+    /// Where the run's output goes when it fails.
     pub log: PathBuf,
-    /// Where the harness reports completion.
-    pub report: PathBuf,
 }
 
 /// How a run went.
@@ -32,7 +30,7 @@ pub struct RunResult {
     pub log: PathBuf,
 }
 
-/// A nonce nobody can guess from inside the test process before it is told.
+/// A nonce nobody can guess from inside the test process.
 fn nonce() -> String {
     use std::hash::BuildHasher;
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
@@ -43,82 +41,41 @@ fn nonce() -> String {
     format!("{a:016x}{b:016x}")
 }
 
-/// Runs one test once.
-pub fn run(spec: &RunSpec) -> RunResult {
+/// Runs one test once. The secret and the seed go to the harness on standard input (never in the
+/// environment); its report comes back on standard output.
+pub fn run(spec: &RunSpec, layout: &Layout, protection: Protection) -> RunResult {
     let started = Instant::now();
     let nonce = nonce();
-    let _ = std::fs::remove_file(&spec.report);
-    let log = match std::fs::File::create(&spec.log) {
-        Ok(f) => f,
-        Err(e) => {
-            return failed(
-                spec,
-                started,
-                format!("cannot create {}: {e}", spec.log.display()),
-            );
-        }
-    };
-    let log2 = match log.try_clone() {
-        Ok(f) => f,
-        Err(e) => return failed(spec, started, format!("cannot share the log file: {e}")),
-    };
-    let mut cmd = Command::new("prlimit");
-    cmd.arg(format!("--as={}", spec.memory_mb << 20))
-        .arg("--")
-        .arg(&spec.exe)
-        .args(["--exact", &spec.test, "--nocapture", "--test-threads=1"])
-        .env("LAB_SEED", spec.seed.to_string())
-        .env("LAB_REPORT_FILE", &spec.report)
-        .env("LAB_REPORT_NONCE", &nonce)
+    let env = vec![
+        (labrpc::sim::GRADER_VAR.to_string(), "stdin".to_string()),
+        // So that a student's replay line shows the seed; the harness takes the grader's.
+        ("LAB_SEED".into(), spec.seed.to_string()),
         // Let the harness's own watchdog report slowness before the grader has to kill.
-        .env(
-            "LAB_WALL_LIMIT",
+        (
+            "LAB_WALL_LIMIT".into(),
             format!("{:.1}", spec.timeout.as_secs_f64() * 0.8),
-        )
-        .env("RUST_BACKTRACE", "1")
-        .env_remove("LAB_CHECK_DETERMINISM")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return failed(
-                spec,
-                started,
-                format!("cannot start the test ({e}); is prlimit (util-linux) installed?"),
-            );
-        }
+        ),
+        ("RUST_BACKTRACE".into(), "1".into()),
+    ];
+    let args = [
+        "--exact",
+        &spec.test.name,
+        "--nocapture",
+        "--test-threads=1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let sandbox_spec = tree::run_spec(layout, &spec.test.exe, args, env, spec.memory_mb, 256);
+    let input = format!("{nonce} {}\n", spec.seed);
+    let out = match sandbox::run(sandbox_spec, protection, input.as_bytes(), spec.timeout) {
+        Ok(o) => o,
+        Err(e) => return failed(spec, started, e),
     };
-    let mut killed = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() >= spec.timeout => {
-                // The whole group: the test and anything it started.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .status();
-                let _ = child.wait();
-                killed = true;
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return failed(spec, started, format!("lost the test process: {e}")),
-        }
-    };
-    let mut output = String::new();
-    if let Ok(mut f) = std::fs::File::open(&spec.log) {
-        let _ = f.read_to_string(&mut output);
-    }
-    let report = std::fs::read_to_string(&spec.report).unwrap_or_default();
-    let completed = report
-        .lines()
-        .find(|l| l.starts_with(&format!("{nonce} pass {} ", spec.test)));
+    let prefix = format!("{nonce} pass {} ", spec.test.name);
+    let report = out.output.lines().find(|l| l.starts_with(&prefix));
     let wall_s = started.elapsed().as_secs_f64();
-    let exited_ok = status.is_some_and(|s| s.success());
-    if let (true, Some(line)) = (exited_ok, completed) {
+    let seed_ok = report.is_some_and(|l| field(l, "seed=") == Some(spec.seed as f64));
+    if let (Some(0), Some(line), true, 0) = (out.code, report, seed_ok, out.leftover) {
         return RunResult {
             seed: spec.seed,
             passed: true,
@@ -128,22 +85,33 @@ pub fn run(spec: &RunSpec) -> RunResult {
             log: spec.log.clone(),
         };
     }
-    let reason = if killed {
+    let _ = std::fs::write(&spec.log, &out.output);
+    let reason = if out.timed_out {
         format!(
             "killed after {:.0}s, the grader's wall-clock limit per run: the test neither finished nor failed in time",
             spec.timeout.as_secs_f64()
         )
+    } else if out.out_of_memory {
+        format!(
+            "out of memory (the limit is {} MiB for the whole run)",
+            spec.memory_mb
+        )
+    } else if out.leftover > 0 {
+        "processes of the run survived its end and had to be killed".to_string()
+    } else if report.is_some() && !seed_ok {
+        "the completion report names another seed than the grader set".to_string()
     } else {
-        failure_reason(&output, exited_ok, spec.memory_mb, status)
+        failure_reason(&out.output, out.code == Some(0), spec.memory_mb, out.code)
     };
     RunResult {
         seed: spec.seed,
         passed: false,
-        virtual_s: output
+        virtual_s: out
+            .output
             .split("virtual time ")
             .nth(1)
             .and_then(|s| s.split('s').next()?.parse().ok()),
-        reason: Some(reason),
+        reason: Some(tree::cap(&reason)),
         wall_s,
         log: spec.log.clone(),
     }
@@ -166,12 +134,7 @@ fn failed(spec: &RunSpec, started: Instant, reason: String) -> RunResult {
 }
 
 /// The most useful explanation of a failed run that its output allows.
-fn failure_reason(
-    output: &str,
-    exited_ok: bool,
-    memory_mb: u64,
-    status: Option<std::process::ExitStatus>,
-) -> String {
+fn failure_reason(output: &str, exited_ok: bool, memory_mb: u64, code: Option<i32>) -> String {
     // The harness's own message: "<test> FAILED: <what>" up to the replay line.
     if let Some(at) = output.find(" FAILED: ") {
         let text: Vec<&str> = output[at + 9..]
@@ -192,11 +155,14 @@ fn failure_reason(
     }
     if exited_ok {
         return "the test process exited with status 0 before the test completed \
-                (does the code call std::process::exit?)"
+                (does the code call std::process::exit?), or it did not report its completion"
             .to_string();
     }
-    match status {
-        Some(s) => format!("the test process failed ({s}) without a message; see the log"),
+    match code {
+        Some(137) => format!(
+            "the test process was killed (SIGKILL) without a message: out of memory? (the limit is {memory_mb} MiB)"
+        ),
+        Some(c) => format!("the test process failed (status {c}) without a message; see the log"),
         None => "the test process ended without a status".to_string(),
     }
 }

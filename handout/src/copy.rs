@@ -1,91 +1,14 @@
-//! What goes into the student copy, and the edits that take the reference solutions out of the
-//! files that mention them.
+//! What goes into the student copy: the student tree (`labtree`: the framework without the
+//! reference solutions), the lab texts and the README.
 
 use std::path::Path;
-
-/// Files and folders copied as they are (folders without `target/` and without what
-/// [`LEFT_OUT`] names), relative to the repository's root.
-const COPIED: &[&str] = &[
-    "Cargo.toml",
-    "Cargo.lock",
-    "clippy.toml",
-    ".gitignore",
-    ".cargo",
-    "labrpc",
-    "raft",
-    "kvraft",
-    "src",
-    "tests",
-];
-
-/// Paths under [`COPIED`] folders that stay out: the reference solutions.
-pub const LEFT_OUT: &[&str] = &["raft/src/reference", "kvraft/src/reference"];
 
 /// The lab texts: `handout/labs/*.md` go to `labs/` in the copy, except these (for instructors).
 const INSTRUCTOR_PAGES: &[&str] = &["instructors.md"];
 
-/// One edit of a copied file: `from` must occur in it (so a change of the source that the
-/// generator does not know about stops it, rather than leaking something), and becomes `to`.
-struct Edit {
-    file: &'static str,
-    from: &'static str,
-    to: &'static str,
-}
-
-const EDITS: &[Edit] = &[
-    Edit {
-        file: "Cargo.toml",
-        from: r#"members = ["labrpc", "raft", "kvraft", "grading", "handout"]"#,
-        to: r#"members = ["labrpc", "raft", "kvraft"]"#,
-    },
-    Edit {
-        file: "Cargo.toml",
-        from: "[features]\n# Use the reference solutions instead of the student skeletons.\n\
-               reference = [\"raft/reference\", \"kvraft/reference\"]\n\n",
-        to: "",
-    },
-    Edit {
-        file: "raft/Cargo.toml",
-        from: "[features]\n# Build the reference solution instead of the student's raft.rs.\n\
-               reference = []\n\n",
-        to: "",
-    },
-    Edit {
-        file: "kvraft/Cargo.toml",
-        from: "[features]\n# Build the reference solution instead of the student's client.rs, \
-               server.rs and common.rs.\nreference = []\n\n",
-        to: "",
-    },
-    Edit {
-        file: "raft/src/lib.rs",
-        from: "// The student's Raft, or the reference solution when the `reference` feature is on.\n\
-               #[cfg_attr(feature = \"reference\", path = \"reference/raft.rs\")]\n",
-        to: "// The student's Raft.\n",
-    },
-    Edit {
-        file: "kvraft/src/lib.rs",
-        from: "// The student's files, or the reference solution's when the `reference` feature \
-               is on.\n#[cfg_attr(feature = \"reference\", path = \"reference/client.rs\")]\n\
-               mod client;\n#[cfg_attr(feature = \"reference\", path = \"reference/common.rs\")]\n\
-               mod common;\n#[cfg_attr(feature = \"reference\", path = \"reference/server.rs\")]\n\
-               mod server;\n",
-        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
-    },
-    Edit {
-        file: "src/raft_tester.rs",
-        from: "/// The cargo flags that replay a test of this package (with or without the reference \
-               solutions).\npub const REPLAY_FLAGS: &str = if cfg!(feature = \"reference\") {\n    \
-               \"--features reference\"\n} else {\n    \"\"\n};\n",
-        to: "/// The cargo flags that replay a test of this package.\npub const REPLAY_FLAGS: &str = \"\";\n",
-    },
-];
-
 /// Writes the copy of `repo` into the empty folder `out`; returns how many files it wrote.
 pub fn write_copy(repo: &Path, out: &Path) -> Result<usize, String> {
-    let mut count = 0;
-    for item in COPIED {
-        count += copy_path(repo, out, Path::new(item))?;
-    }
+    let mut count = labtree::write_student_tree(repo, out)?;
     let labs = out.join("labs");
     mkdir(&labs)?;
     for entry in read_dir(&repo.join("handout/labs"))? {
@@ -100,38 +23,7 @@ pub fn write_copy(repo: &Path, out: &Path) -> Result<usize, String> {
         &out.join("README.md"),
     )?;
     count += 1;
-    for edit in EDITS {
-        let path = out.join(edit.file);
-        let text = read(&path)?;
-        if !text.contains(edit.from) {
-            return Err(format!(
-                "{}: the text the generator removes is not there any more; update \
-                 handout/src/copy.rs:\n{}",
-                edit.file, edit.from
-            ));
-        }
-        write(&path, &text.replacen(edit.from, edit.to, 1))?;
-    }
     Ok(count)
-}
-
-/// Copies `rel` (a file, or a folder recursively) from `repo` into `out`.
-fn copy_path(repo: &Path, out: &Path, rel: &Path) -> Result<usize, String> {
-    let from = repo.join(rel);
-    if LEFT_OUT.iter().any(|l| Path::new(l) == rel) || rel.ends_with("target") {
-        return Ok(0);
-    }
-    if from.is_dir() {
-        mkdir(&out.join(rel))?;
-        let mut count = 0;
-        for name in read_dir(&from)? {
-            count += copy_path(repo, out, &rel.join(name))?;
-        }
-        Ok(count)
-    } else {
-        copy_file(&from, &out.join(rel))?;
-        Ok(1)
-    }
 }
 
 /// The names in a folder, sorted (so the copy is made the same way every time).
@@ -157,8 +49,4 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
 
 pub fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::copy::{LEFT_OUT, read};
+use crate::copy::read;
+use labtree::LEFT_OUT;
 
 /// Lines shorter than this (trimmed) are too common to tell anything (`}`, `Ok(())`, ...).
 const MIN_LINE: usize = 24;

@@ -2,6 +2,16 @@
 //!
 //! The KV lab (6.5840 lab 3): a linearizable key/value service replicated with Raft. Clients use
 //! a [`Clerk`]; each [`KvServer`] runs one Raft peer and applies the operations Raft commits.
+// Graded code may not use unsafe code, nor what the crate's clippy.toml disallows (files,
+// processes, the environment, threads, the network, the harness's own entry points): `cargo clippy`
+// shows each use as an error, and the grader gives a submission with one 0 points. No `allow` in
+// a student file can lift a `forbid`.
+#![forbid(unsafe_code)]
+#![forbid(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 // The student's files, or the reference solution's when the `reference` feature is on.
 #[cfg_attr(feature = "reference", path = "reference/client.rs")]

@@ -4,6 +4,16 @@
 //! peer with [`Raft::new`], hands it commands with [`Raft::start`], and reads the committed entries
 //! the peer sends on its apply channel as [`ApplyMsg`]s. A [`Persister`] keeps what must survive a
 //! crash.
+// Graded code may not use unsafe code, nor what the crate's clippy.toml disallows (files,
+// processes, the environment, threads, the network, the harness's own entry points): `cargo clippy`
+// shows each use as an error, and the grader gives a submission with one 0 points. No `allow` in
+// a student file can lift a `forbid`.
+#![forbid(unsafe_code)]
+#![forbid(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 mod persister;
 

@@ -21,8 +21,8 @@ mod watchdog;
 pub use log::init_logging;
 pub use run::{Failure, Options, Report, RunError, run};
 pub use testing::{
-    TestConfig, replay_command, run_test, run_test_config, run_test_then, run_test_with, test_name,
-    test_seed,
+    GRADER_VAR, TestConfig, replay_command, run_test, run_test_config, run_test_then,
+    run_test_with, test_name, test_seed,
 };
 pub use trace::{Event, EventKind, digest};
 

@@ -2,12 +2,59 @@
 //! determinism check.
 
 use std::future::Future;
+use std::io::Read;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::ThreadId;
 
 use super::run::{Options, Report, run};
 use super::trace::first_difference;
 
-/// The seed from `LAB_SEED`, or a fresh one.
+/// The environment variable that tells the harness a grader runs it: `LAB_GRADER=stdin` means the
+/// grader's secret and seed wait on standard input. Not a secret itself.
+pub const GRADER_VAR: &str = "LAB_GRADER";
+
+/// What a grader handed the harness: a per-run secret that authenticates the completion report,
+/// and the seed the run must use. Read once from standard input, to its end, before any student
+/// code runs (the harness reads it on the first test call), so that later code finds nothing.
+#[derive(Debug)]
+struct GraderChannel {
+    nonce: String,
+    seed: u64,
+    /// The thread that read it: the test's own thread. A report from any other thread is refused.
+    owner: ThreadId,
+}
+
+static GRADER: OnceLock<Option<GraderChannel>> = OnceLock::new();
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// The grader's channel, read on first use; `None` when no grader runs this process.
+fn grader() -> Option<&'static GraderChannel> {
+    GRADER
+        .get_or_init(|| {
+            if std::env::var(GRADER_VAR).ok()? != "stdin" {
+                return None;
+            }
+            let mut text = String::new();
+            // A grader that sent nothing (or garbage) gets no report: it then fails the run.
+            std::io::stdin().lock().read_to_string(&mut text).ok()?;
+            let mut words = text.split_whitespace();
+            let nonce = words.next()?.to_string();
+            let seed = words.next()?.parse().ok()?;
+            Some(GraderChannel {
+                nonce,
+                seed,
+                owner: std::thread::current().id(),
+            })
+        })
+        .as_ref()
+}
+
+/// The seed from the grader, else from `LAB_SEED`, else a fresh one.
 pub fn test_seed() -> u64 {
+    if let Some(g) = grader() {
+        return g.seed;
+    }
     match std::env::var("LAB_SEED") {
         Ok(s) => s
             .trim()
@@ -116,6 +163,12 @@ where
     T: Send + 'static,
     C: FnOnce(T) -> Result<String, String>,
 {
+    if super::in_simulation() {
+        panic!(
+            "a simulated test cannot start inside a simulated run (the harness is the tester's)"
+        );
+    }
+    let grading = grader();
     super::init_logging();
     let name = test_name();
     let TestConfig {
@@ -175,35 +228,35 @@ where
         report.trace,
         if check { " determinism=checked" } else { "" },
     );
-    report_completion(&name, &report);
+    if let Some(g) = grading {
+        report_completion(g, &name, &report);
+    }
     report
 }
 
-/// Tells a grader that the test ran to its end: when `LAB_REPORT_FILE` and `LAB_REPORT_NONCE` are
-/// set, appends `<nonce> pass <test> ...` to that file. Only reached after every check passed, so
-/// a process that exits early (even with status 0) leaves no line.
-fn report_completion(name: &str, report: &Report) {
-    let (Ok(path), Ok(nonce)) = (
-        std::env::var("LAB_REPORT_FILE"),
-        std::env::var("LAB_REPORT_NONCE"),
-    ) else {
-        return;
-    };
+/// Tells the grader that the test ran to its end: prints `<nonce> pass <test> seed=...` on a line
+/// of its own on standard output, which the grader reads. Only reached after every check passed,
+/// so a process that exits early (even with status 0) prints no such line; only the test's own
+/// thread reports, and only once per process, so a second run started by other code cannot.
+fn report_completion(g: &GraderChannel, name: &str, report: &Report) {
     use std::io::Write;
+    if std::thread::current().id() != g.owner {
+        panic!("{name}: a simulated test ran on a thread other than the test's: no report");
+    }
+    if REPORTED.swap(true, Ordering::SeqCst) {
+        panic!("{name}: a second simulated test in one graded process: no report");
+    }
     let line = format!(
-        "{nonce} pass {name} seed={} virtual={:.3} wall={:.3} trace={:016x}\n",
+        "\n{} pass {name} seed={} virtual={:.3} wall={:.3} trace={:016x}\n",
+        g.nonce,
         report.seed,
         report.virtual_time.as_secs_f64(),
         report.wall_time.as_secs_f64(),
         report.trace
     );
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = written {
-        panic!("cannot write the completion report to {path}: {e}");
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        panic!("cannot write the completion report: {e}");
     }
 }
 

@@ -1,0 +1,186 @@
+//! What a student copy of raftlab holds, in one place for the two tools that make one: the
+//! handout generator (the copy students get) and the grader (the copy a submission is built in).
+//! A student copy is the framework, the testers and the graded tests, with the reference
+//! solutions and the instructors' tools left out and the `reference` feature edited away.
+//! (It runs outside the simulation, so it may use the file system.)
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::path::Path;
+
+/// The files a student edits, relative to the repository root. Grading takes only these from a
+/// submission; everything else (tests, testers, labrpc, Cargo.toml, Cargo.lock) comes from the
+/// pristine tree, so edits to it have no effect.
+pub const STUDENT_FILES: &[&str] = &[
+    "raft/src/raft.rs",
+    "kvraft/src/client.rs",
+    "kvraft/src/server.rs",
+    "kvraft/src/common.rs",
+];
+
+/// The source files of each crate that holds student files: the crate's name and every file that
+/// may go into it (framework and student files). Grading checks the compiler's record of the
+/// files it read against this list, so that `#[path]` or `include!` cannot bring in others.
+pub const STUDENT_CRATES: &[(&str, &[&str])] = &[
+    (
+        "raft",
+        &[
+            "raft/src/lib.rs",
+            "raft/src/persister.rs",
+            "raft/src/raft.rs",
+        ],
+    ),
+    (
+        "kvraft",
+        &[
+            "kvraft/src/lib.rs",
+            "kvraft/src/client.rs",
+            "kvraft/src/server.rs",
+            "kvraft/src/common.rs",
+        ],
+    ),
+];
+
+/// Files and folders copied as they are (folders without `target/` and without what
+/// [`LEFT_OUT`] names), relative to the repository's root.
+pub const COPIED: &[&str] = &[
+    "Cargo.toml",
+    "Cargo.lock",
+    "clippy.toml",
+    ".gitignore",
+    ".cargo",
+    "labrpc",
+    "raft",
+    "kvraft",
+    "src",
+    "tests",
+];
+
+/// Paths under [`COPIED`] folders that stay out: the reference solutions.
+pub const LEFT_OUT: &[&str] = &["raft/src/reference", "kvraft/src/reference"];
+
+/// One edit of a copied file: `from` must occur in it (so a change of the source that the
+/// generator does not know about stops it, rather than leaking something), and becomes `to`.
+pub struct Edit {
+    pub file: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+pub const EDITS: &[Edit] = &[
+    Edit {
+        file: "Cargo.toml",
+        from: r#"members = ["labrpc", "raft", "kvraft", "labtree", "grading", "handout"]"#,
+        to: r#"members = ["labrpc", "raft", "kvraft"]"#,
+    },
+    Edit {
+        file: "Cargo.toml",
+        from: "[features]\n# Use the reference solutions instead of the student skeletons.\n\
+               reference = [\"raft/reference\", \"kvraft/reference\"]\n\n",
+        to: "",
+    },
+    Edit {
+        file: "raft/Cargo.toml",
+        from: "[features]\n# Build the reference solution instead of the student's raft.rs.\n\
+               reference = []\n\n",
+        to: "",
+    },
+    Edit {
+        file: "kvraft/Cargo.toml",
+        from: "[features]\n# Build the reference solution instead of the student's client.rs, \
+               server.rs and common.rs.\nreference = []\n\n",
+        to: "",
+    },
+    Edit {
+        file: "raft/src/lib.rs",
+        from: "// The student's Raft, or the reference solution when the `reference` feature is on.\n\
+               #[cfg_attr(feature = \"reference\", path = \"reference/raft.rs\")]\n",
+        to: "// The student's Raft.\n",
+    },
+    Edit {
+        file: "kvraft/src/lib.rs",
+        from: "// The student's files, or the reference solution's when the `reference` feature \
+               is on.\n#[cfg_attr(feature = \"reference\", path = \"reference/client.rs\")]\n\
+               mod client;\n#[cfg_attr(feature = \"reference\", path = \"reference/common.rs\")]\n\
+               mod common;\n#[cfg_attr(feature = \"reference\", path = \"reference/server.rs\")]\n\
+               mod server;\n",
+        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
+    },
+    Edit {
+        file: "src/raft_tester.rs",
+        from: "/// The cargo flags that replay a test of this package (with or without the reference \
+               solutions).\npub const REPLAY_FLAGS: &str = if cfg!(feature = \"reference\") {\n    \
+               \"--features reference\"\n} else {\n    \"\"\n};\n",
+        to: "/// The cargo flags that replay a test of this package.\npub const REPLAY_FLAGS: &str = \"\";\n",
+    },
+];
+
+/// Writes the student copy of the tree at `repo` into the folder `out` (which should be empty):
+/// [`COPIED`] without [`LEFT_OUT`] and `target/`, with [`EDITS`] applied. Returns how many files
+/// it wrote. Fails when an edit's text is not found, rather than leave the reference in.
+pub fn write_student_tree(repo: &Path, out: &Path) -> Result<usize, String> {
+    let mut count = 0;
+    for item in COPIED {
+        count += copy_path(repo, out, Path::new(item))?;
+    }
+    for edit in EDITS {
+        let path = out.join(edit.file);
+        let text = read(&path)?;
+        if !text.contains(edit.from) {
+            return Err(format!(
+                "{}: the text that takes the reference out is not there any more; update \
+                 labtree/src/lib.rs:\n{}",
+                edit.file, edit.from
+            ));
+        }
+        write(&path, &text.replacen(edit.from, edit.to, 1))?;
+    }
+    Ok(count)
+}
+
+/// Copies `rel` (a file, or a folder recursively) from `repo` into `out`.
+fn copy_path(repo: &Path, out: &Path, rel: &Path) -> Result<usize, String> {
+    let from = repo.join(rel);
+    if LEFT_OUT.iter().any(|l| Path::new(l) == rel) || rel.ends_with("target") {
+        return Ok(0);
+    }
+    if from.is_dir() {
+        mkdir(&out.join(rel))?;
+        let mut count = 0;
+        for name in read_dir(&from)? {
+            count += copy_path(repo, out, &rel.join(name))?;
+        }
+        Ok(count)
+    } else {
+        copy_file(&from, &out.join(rel))?;
+        Ok(1)
+    }
+}
+
+/// The names in a folder, sorted (so the copy is made the same way every time).
+fn read_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut names = entries
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    names.sort();
+    Ok(names)
+}
+
+fn mkdir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
