@@ -116,7 +116,8 @@ pub const EDITS: &[Edit] = &[
 
 /// Writes the student copy of the tree at `repo` into the folder `out` (which should be empty):
 /// [`COPIED`] without [`LEFT_OUT`] and `target/`, with [`EDITS`] applied. Returns how many files
-/// it wrote. Fails when an edit's text is not found, rather than leave the reference in.
+/// it wrote. Fails when an edit's text is not found, rather than leave the reference in. (The
+/// copied Cargo.lock still lists the instructors' tools; cargo drops them at the first build.)
 pub fn write_student_tree(repo: &Path, out: &Path) -> Result<usize, String> {
     let mut count = 0;
     for item in COPIED {
@@ -183,4 +184,75 @@ fn read(path: &Path) -> Result<String, String> {
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
+
+    #[test]
+    fn student_crates_list_every_source_file_of_theirs() {
+        for (name, files) in STUDENT_CRATES {
+            let src = repo().join(name).join("src");
+            let mut found: Vec<String> = std::fs::read_dir(&src)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+                .map(|e| format!("{name}/src/{}", e.file_name().to_string_lossy()))
+                .collect();
+            found.sort();
+            let mut listed: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+            listed.sort();
+            assert_eq!(
+                found, listed,
+                "labtree::STUDENT_CRATES is out of date for {name}"
+            );
+        }
+        for f in STUDENT_FILES {
+            assert!(
+                STUDENT_CRATES.iter().any(|(_, files)| files.contains(f)),
+                "{f} is in no student crate"
+            );
+        }
+    }
+
+    #[test]
+    fn student_crates_share_one_lint_set_that_keeps_the_root_lints() {
+        let root = std::fs::read_to_string(repo().join("clippy.toml")).unwrap();
+        let raft = std::fs::read_to_string(repo().join("raft/clippy.toml")).unwrap();
+        let kv = std::fs::read_to_string(repo().join("kvraft/clippy.toml")).unwrap();
+        assert_eq!(raft, kv, "raft/clippy.toml and kvraft/clippy.toml differ");
+        for line in root
+            .lines()
+            .filter(|l| l.trim_start().starts_with("{ path"))
+        {
+            assert!(raft.contains(line), "the student lint set lacks {line}");
+        }
+        for banned in [
+            "std::fs::read",
+            "std::env::var",
+            "std::process::Command",
+            "std::io::stdin",
+        ] {
+            assert!(
+                raft.contains(&format!("\"{banned}\"")),
+                "{banned} is not disallowed"
+            );
+        }
+        for (name, _) in STUDENT_CRATES {
+            let lib = std::fs::read_to_string(repo().join(name).join("src/lib.rs")).unwrap();
+            assert!(
+                lib.contains("#![forbid(unsafe_code)]"),
+                "{name}: no forbid(unsafe_code)"
+            );
+            assert!(
+                lib.contains("clippy::disallowed_methods,"),
+                "{name}: lints not forbidden"
+            );
+        }
+    }
 }
