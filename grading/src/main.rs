@@ -167,6 +167,8 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         || setup.pristine.join("target").join("grading"),
         PathBuf::from,
     );
+    let target_dir =
+        std::path::absolute(&target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
     // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
     // fresh by file times: two gradings sharing a target directory would use each other's builds.
     // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
@@ -194,6 +196,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         score: 0.0,
         max_score: 0.0,
         wall_time_s: 0.0,
+        build_time_s: 0.0,
         tests: Vec::new(),
     };
     match prepare_and_build(args, &setup, &layout) {
@@ -202,6 +205,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
             summary.tests = unscored_tests(&setup);
         }
         Ok((notes, tests)) => {
+            summary.build_time_s = started.elapsed().as_secs_f64();
             summary.build_ok = true;
             summary.build_output = notes.join("\n");
             let reference = args.submission.is_none();

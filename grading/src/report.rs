@@ -37,6 +37,8 @@ pub struct Summary {
     pub score: f64,
     pub max_score: f64,
     pub wall_time_s: f64,
+    /// Of which the set-up, the lint gate, the build and the listing.
+    pub build_time_s: f64,
     pub tests: Vec<TestReport>,
 }
 
@@ -155,8 +157,14 @@ pub fn render_text(s: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "Score: {}/{} ({} runs per test, seed {}, {:.0}s)",
-        s.score, s.max_score, s.runs_per_test, s.seed, s.wall_time_s
+        "Score: {}/{} ({} runs per test, seed {}, {:.0}s: {:.0}s to build, {:.0}s of runs)",
+        s.score,
+        s.max_score,
+        s.runs_per_test,
+        s.seed,
+        s.wall_time_s,
+        s.build_time_s,
+        s.wall_time_s - s.build_time_s
     );
     out
 }

@@ -303,6 +303,10 @@ pub fn jail_main(json: &str) -> i32 {
 fn jail_namespaces(spec: &Spec) -> Result<i32, String> {
     use hakoniwa::{Container, MountOptions, Namespace, Rlimit};
     let mut c = Container::new();
+    // Inside, the command is `nobody`, not root: exec drops every capability, so it cannot
+    // remount a read-only folder writable (nor, in a user namespace of its own, the mounts it
+    // inherits, which the kernel locks). On the host its files still belong to the grader's user.
+    c.uidmap(65534).gidmap(65534);
     c.rootfs("/").map_err(|e| e.to_string())?;
     c.unshare(Namespace::Network)
         .unshare(Namespace::Ipc)
