@@ -294,7 +294,39 @@ pub fn lint_gate(
     let out = cargo(layout, args, limits, protection)?;
     let mut violations = BTreeSet::new();
     let mut errors = Vec::new();
-    for line in out.output.lines() {
+    for d in diagnostics(&out.output) {
+        if GATE_LINTS.contains(&d.code.as_str()) {
+            let why = d.note.map_or(String::new(), |n| format!(" ({n})"));
+            violations.insert(format!("{}: {}: {}{why}", d.at, d.code, d.text));
+        } else {
+            errors.push(d.shown);
+        }
+    }
+    if violations.is_empty() && (!errors.is_empty() || out.code != Some(0)) {
+        return Err(compiler_errors(errors, &out.output));
+    }
+    Ok(violations.into_iter().map(|v| cap_line(&v, 400)).collect())
+}
+
+/// One error of the compiler's, as a report shows it.
+struct Diagnostic {
+    /// The lint or error code, e.g. `clippy::disallowed_methods`, `E0432`.
+    code: String,
+    /// `file:line` of the primary span.
+    at: String,
+    /// The message's first line, cut.
+    text: String,
+    /// The first note that is not boilerplate (for a disallowed item, its reason).
+    note: Option<String>,
+    /// The rendered diagnostic, cut to a few lines: never a whole file, whatever the message holds
+    /// (`compile_error!(include_str!(..))` puts a file's text in it).
+    shown: String,
+}
+
+/// The errors in cargo's JSON output.
+fn diagnostics(output: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for line in output.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
@@ -302,7 +334,6 @@ pub fn lint_gate(
             continue;
         }
         let msg = &v["message"];
-        let code = msg["code"]["code"].as_str().unwrap_or("");
         let span = msg["spans"]
             .as_array()
             .and_then(|s| s.iter().find(|s| s["is_primary"] == true).or(s.first()));
@@ -314,27 +345,43 @@ pub fn lint_gate(
             )
         });
         let text = msg["message"].as_str().unwrap_or("");
-        if GATE_LINTS.contains(&code) {
-            let notes: Vec<&str> = msg["children"]
-                .as_array()
-                .map(|c| c.iter().filter_map(|c| c["message"].as_str()).collect())
-                .unwrap_or_default();
-            let why = notes
-                .iter()
+        let first = cap_line(text.lines().next().unwrap_or(""), 300);
+        let note = msg["children"].as_array().and_then(|c| {
+            c.iter()
+                .filter_map(|c| c["message"].as_str())
                 .find(|n| !n.contains("lint level") && !n.contains("for further information"))
-                .map_or(String::new(), |n| format!(" ({n})"));
-            violations.insert(format!("{at}: {code}: {text}{why}"));
+                .map(|n| cap_line(n, 300))
+        });
+        let rendered = msg["rendered"].as_str().unwrap_or(text);
+        let shown = if text.lines().count() > 1 {
+            // A message of many lines carries some text of its own: show where, not what.
+            format!(
+                "error: {first} [... {} lines cut]\n  --> {at}",
+                text.lines().count() - 1
+            )
         } else {
-            errors.push(msg["rendered"].as_str().unwrap_or(text).to_string());
-        }
+            let lines: Vec<&str> = rendered.lines().take(12).collect();
+            lines.join("\n")
+        };
+        out.push(Diagnostic {
+            code: msg["code"]["code"].as_str().unwrap_or("").to_string(),
+            at,
+            text: first,
+            note,
+            shown,
+        });
     }
-    if violations.is_empty() && !errors.is_empty() {
-        return Err(cap(&errors.join("\n")));
+    out
+}
+
+/// What a report says of a failed compilation: its errors, cut; or, where cargo gave none (it
+/// could not even start the compiler), its own words.
+fn compiler_errors(errors: Vec<String>, output: &str) -> String {
+    if errors.is_empty() {
+        cap(&non_json(output))
+    } else {
+        cap(&errors.join("\n"))
     }
-    if violations.is_empty() && out.code != Some(0) {
-        return Err(cap(&non_json(&out.output)));
-    }
-    Ok(violations.into_iter().map(|v| cap_line(&v, 400)).collect())
 }
 
 /// Builds the graded tests of `parts` once; returns each test binary's target name and its path
@@ -351,14 +398,18 @@ pub fn build(
     let mut args: Vec<String> = ["test", "--no-run", "-p", "raftlab"]
         .map(String::from)
         .to_vec();
-    args.push("--message-format=json-render-diagnostics".into());
+    args.push("--message-format=json".into());
     args.extend(common_args(reference.then_some("reference"), release));
     for part in parts {
         args.extend(["--test".into(), target_of(part)]);
     }
     let out = cargo(layout, args, limits, protection)?;
     if out.code != Some(0) {
-        return Err(cap(&non_json(&out.output)));
+        let errors = diagnostics(&out.output)
+            .into_iter()
+            .map(|d| d.shown)
+            .collect();
+        return Err(compiler_errors(errors, &out.output));
     }
     let mut bins = Vec::new();
     let mut dep_infos = Vec::new();

@@ -66,6 +66,25 @@ fn body_reads_stdin_and_nests() {
 }
 
 #[test]
+fn body_reads_its_own_memory() {
+    if !child() {
+        return;
+    }
+    sim::run_test(|| async {
+        // A graded run's code opens no file: not its own memory, nor anything else.
+        for path in ["/proc/self/mem", "/proc/self/maps", "/etc/hostname", "/tmp"] {
+            assert!(std::fs::File::open(path).is_err(), "{path} could be opened");
+        }
+        let std_thread = std::thread::spawn(|| std::fs::File::open("/proc/self/maps").is_err());
+        assert!(
+            std_thread.join().unwrap(),
+            "a thread it started could open a file"
+        );
+        String::new()
+    });
+}
+
+#[test]
 fn body_reports_from_another_thread() {
     if child() {
         sim::run_test(|| async { String::new() });
@@ -84,7 +103,10 @@ fn body_reports_from_another_thread() {
 fn the_report_carries_the_secret_and_the_graders_seed() {
     let (out, ok) = as_graded("body_passes", "s3cr3t 42\n");
     assert!(ok, "{out}");
-    let reports: Vec<&str> = out.lines().filter(|l| l.starts_with("s3cr3t pass ")).collect();
+    let reports: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("s3cr3t pass "))
+        .collect();
     assert_eq!(reports.len(), 1, "{out}");
     assert!(
         reports[0].starts_with("s3cr3t pass body_passes seed=42 "),
@@ -96,6 +118,13 @@ fn the_report_carries_the_secret_and_the_graders_seed() {
 fn student_code_finds_no_secret_and_cannot_nest() {
     let (out, ok) = as_graded("body_reads_stdin_and_nests", "s3cr3t 42\n");
     // The body's own assertions: stdin was empty and the nested run panicked.
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("s3cr3t pass").count(), 1, "{out}");
+}
+
+#[test]
+fn a_graded_run_opens_no_file() {
+    let (out, ok) = as_graded("body_reads_its_own_memory", "s3cr3t 42\n");
     assert!(ok, "{out}");
     assert_eq!(out.matches("s3cr3t pass").count(), 1, "{out}");
 }

@@ -413,6 +413,8 @@ where
             });
         }
     };
+    // From here on the run's code executes on this thread: in a graded run, it opens no file.
+    super::testing::confine_if_graded();
     let start = {
         let _g = rt.enter();
         tokio::time::Instant::now()

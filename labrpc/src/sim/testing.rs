@@ -50,6 +50,31 @@ fn grader() -> Option<&'static GraderChannel> {
         .as_ref()
 }
 
+/// In a graded process, takes from the calling thread (a simulation's, before any code of the run)
+/// and from every thread it starts the right to open any file or use the network (Landlock):
+/// graded code has no use for them, and a process may otherwise read its own memory through
+/// `/proc/self/mem`, the grader's secret included. Panics when the kernel cannot enforce it, so
+/// the run fails (loudly) rather than run unconfined; outside a grading it does nothing.
+pub(crate) fn confine_if_graded() {
+    use landlock::{ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr};
+    if grader().is_none() {
+        return;
+    }
+    let abi = ABI::V4;
+    let status = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|r| r.handle_access(AccessNet::from_all(abi)))
+        .and_then(|r| r.create())
+        .and_then(|r| r.restrict_self());
+    match status {
+        Ok(s) if s.ruleset != landlock::RulesetStatus::NotEnforced => {}
+        Ok(_) => {
+            panic!("graded run: this kernel does not enforce Landlock; the run cannot be confined")
+        }
+        Err(e) => panic!("graded run: cannot confine the simulation's thread: {e}"),
+    }
+}
+
 /// The seed from the grader, else from `LAB_SEED`, else a fresh one.
 pub fn test_seed() -> u64 {
     if let Some(g) = grader() {

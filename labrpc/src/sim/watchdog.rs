@@ -27,8 +27,9 @@ pub(crate) struct Monitor {
     vtime_ns: AtomicU64,
     stop: AtomicBool,
     root_waker: Mutex<Option<Waker>>,
-    /// `/proc/.../task/<tid>/stat` of the run's thread, to tell a spinning thread from a blocked one.
-    pub stat_path: Mutex<Option<PathBuf>>,
+    /// `/proc/.../task/<tid>/stat` of the run's thread, to tell a spinning thread from a blocked one;
+    /// opened once, before any code of the run, and read again from its start at every sample.
+    pub stat: Mutex<Option<std::fs::File>>,
 }
 
 /// Restores the monitor's "not polling" state when a poll ends, also when it unwinds.
@@ -101,16 +102,18 @@ impl Monitor {
 
     /// Records which thread runs the simulation (called on that thread).
     pub fn register_thread(&self) {
-        let path = std::fs::read_link("/proc/thread-self")
+        let file = std::fs::read_link("/proc/thread-self")
             .ok()
-            .map(|p| PathBuf::from("/proc").join(p).join("stat"));
-        *self.stat_path.lock().unwrap_or_else(|e| e.into_inner()) = path;
+            .and_then(|p| std::fs::File::open(PathBuf::from("/proc").join(p).join("stat")).ok());
+        *self.stat.lock().unwrap_or_else(|e| e.into_inner()) = file;
     }
 
     /// CPU time the run's thread has used, in clock ticks, where the OS tells it.
     fn cpu_ticks(&self) -> Option<u64> {
-        let path = self.stat_path.lock().ok()?.clone()?;
-        let stat = std::fs::read_to_string(path).ok()?;
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 1024];
+        let n = self.stat.lock().ok()?.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let stat = std::str::from_utf8(&buf[..n]).ok()?;
         let rest = &stat[stat.rfind(')')? + 1..];
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // After the command name: state is field 3 of proc(5); utime and stime are fields 14 and 15.

