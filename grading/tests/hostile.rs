@@ -94,7 +94,7 @@ fn assert_pristine_untouched() {
 fn the_reference_is_out_of_reach() {
     // Only the student files are built, in a tree without the reference folders.
     let g = grade("h-path-ref", Some(&case("path_reference")), &[]);
-    assert_zero(&g, "file not found for module");
+    assert_zero(&g, "couldn't read `raft/src/reference/raft.rs`");
     let g = grade("h-include-ref", Some(&case("include_reference")), &[]);
     assert_zero(&g, "couldn't read");
     // A symlink to the grader's reference is refused, not followed.
