@@ -15,11 +15,28 @@ use common::{Graded, grade, logs, reasons, repo, scratch, submission};
 // The attack cases that must not compile: `pin_seed` (a `#[no_mangle]` getenv pinning the seed)
 // and `ctor_hang` (a static constructor that would hang `--list`).
 
-/// A submission made of the skeleton's student files and the case's files on top.
+/// A submission made of the skeleton's student files and the case's attack: `attack.rs` is
+/// appended to the skeleton's raft.rs (its first line may name a statement to run first thing in
+/// `Raft::new`), and the case's other files are put on top.
 fn case(name: &str) -> PathBuf {
     let sub = submission(&format!("hostile-{name}"), None);
     let dir = repo().join("grading/tests/hostile").join(name);
+    let attack = dir.join("attack.rs");
+    if let Ok(text) = std::fs::read_to_string(&attack) {
+        let call = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("// In Raft::new: "));
+        let mut src = match call {
+            Some(c) => common::raft_new_does(c),
+            None => std::fs::read_to_string(repo().join("raft/src/raft.rs")).unwrap(),
+        };
+        src.push('\n');
+        src += &text;
+        std::fs::write(sub.join("raft/src/raft.rs"), src).unwrap();
+    }
     copy_into(&dir, &sub);
+    let _ = std::fs::remove_file(sub.join("attack.rs"));
     sub
 }
 
