@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use labtree::{copy_file, mkdir, read_dir};
+
 /// The lab texts: `handout/labs/*.md` go to `labs/` in the copy, except these (for instructors).
 const INSTRUCTOR_PAGES: &[&str] = &["instructors.md"];
 
@@ -24,29 +26,4 @@ pub fn write_copy(repo: &Path, out: &Path) -> Result<usize, String> {
     )?;
     count += 1;
     Ok(count)
-}
-
-/// The names in a folder, sorted (so the copy is made the same way every time).
-fn read_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut names = entries
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    names.sort();
-    Ok(names)
-}
-
-fn mkdir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
-}
-
-fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
-}
-
-pub fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }

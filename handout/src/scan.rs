@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::copy::read;
-use labtree::LEFT_OUT;
+use labtree::{LEFT_OUT, read};
 
 /// Lines shorter than this (trimmed) are too common to tell anything (`}`, `Ok(())`, ...).
 const MIN_LINE: usize = 24;

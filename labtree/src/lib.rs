@@ -157,8 +157,11 @@ fn copy_path(repo: &Path, out: &Path, rel: &Path) -> Result<usize, String> {
     }
 }
 
-/// The names in a folder, sorted (so the copy is made the same way every time).
-fn read_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
+// File helpers with the path in their errors, for the tools that make copies (the handout
+// generator adds the lab texts with them).
+
+/// The names in a folder, sorted (so a copy is made the same way every time).
+pub fn read_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut names = entries
         .map(|e| e.map(|e| e.file_name()))
@@ -168,17 +171,20 @@ fn read_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
     Ok(names)
 }
 
-fn mkdir(dir: &Path) -> Result<(), String> {
+/// Creates a folder and its parents.
+pub fn mkdir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
+/// Copies one file.
+pub fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::copy(from, to)
         .map(|_| ())
         .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
 }
 
-fn read(path: &Path) -> Result<String, String> {
+/// Reads a text file.
+pub fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
