@@ -150,30 +150,22 @@ impl Group {
 
     /// Kills every process in the group and waits until none is left (or gives up after ~5 s).
     pub fn kill_all(&self) {
-        if self.kind == Kind::V2 && write(&self.dirs[0].join("cgroup.kill"), "1").is_ok() {
-            self.wait_empty();
-            return;
-        }
+        // cgroup v2 kills the whole group at once; else each process, again until none is left
+        // (the task cap stops a fork bomb from outrunning the loop).
+        let killed_by_kernel =
+            self.kind == Kind::V2 && write(&self.dirs[0].join("cgroup.kill"), "1").is_ok();
         for _ in 0..500 {
             let pids = self.pids();
             if pids.is_empty() {
                 return;
             }
-            for pid in pids {
-                // The task cap stops a fork bomb from outrunning this loop.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-
-    fn wait_empty(&self) {
-        for _ in 0..500 {
-            if self.pids().is_empty() {
-                return;
+            if !killed_by_kernel {
+                for pid in pids {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

@@ -17,7 +17,8 @@ use common::{Graded, grade, logs, reasons, repo, scratch, submission};
 
 /// A submission made of the skeleton's student files and the case's attack: `attack.rs` is
 /// appended to the skeleton's raft.rs (its first line may name a statement to run first thing in
-/// `Raft::new`), and the case's other files are put on top.
+/// `Raft::new`; `forge.rs` follows when the attack uses it), and the case's other files are put
+/// on top.
 fn case(name: &str) -> PathBuf {
     let sub = submission(&format!("hostile-{name}"), None);
     let dir = repo().join("grading/tests/hostile").join(name);
@@ -33,6 +34,10 @@ fn case(name: &str) -> PathBuf {
         };
         src.push('\n');
         src += &text;
+        if text.contains("hostile_say(") || text.contains("hostile_forged_lines(") {
+            let forge = repo().join("grading/tests/hostile/forge.rs");
+            src += &std::fs::read_to_string(forge).unwrap();
+        }
         std::fs::write(sub.join("raft/src/raft.rs"), src).unwrap();
     }
     copy_into(&dir, &sub);
