@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod cgroup;
+mod mutants;
 mod report;
 mod rubric;
 mod run;
@@ -29,7 +30,7 @@ use report::{Summary, TestReport};
 use rubric::Rubric;
 use run::{RunResult, RunSpec};
 use sandbox::Protection;
-use tree::{BuildLimits, Layout, TestCase};
+use tree::{BuildLimits, Layout, Solution, TestCase};
 
 #[derive(Parser)]
 #[command(name = "grading", about = "Grade raftlab submissions; check histories")]
@@ -50,17 +51,23 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
+    /// Grade every mutant of the corpus (grading/mutants/): which tests catch which planted bug.
+    Mutants(MutantsArgs),
     /// Internal: the sandbox's jail, which the grader starts for each build, listing and run.
     #[command(hide = true)]
     SandboxExec { spec: String },
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct GradeArgs {
     /// The student's tree (a handout copy or a copy of this repository); only the student files
     /// are taken from it. Without it, this tree is graded with the reference solutions.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "solution")]
     submission: Option<PathBuf>,
+    /// Without a submission: which of this repository's solutions to grade (the second,
+    /// independent one checks that the tests do not punish a design unlike the reference's).
+    #[arg(long, value_enum, default_value = "reference")]
+    solution: Solution,
     /// Lab parts to grade, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "2a,2b,2c,2d,3a,3b")]
     parts: Vec<String>,
@@ -104,8 +111,69 @@ struct GradeArgs {
     skip_lint_gate: bool,
 }
 
+#[derive(clap::Args)]
+struct MutantsArgs {
+    /// Runs per test and mutant, each with its own seed (the same seeds for every mutant).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Lab parts to grade each mutant on, comma-separated (default: the parts of its lab).
+    #[arg(long, value_delimiter = ',')]
+    parts: Vec<String>,
+    /// Only these mutants (their names, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Runs at a time (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seed from which every run's seed derives (default: a fresh one, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Wall-clock limit per run, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Where the table goes: mutants.txt, mutants.json, logs/.
+    #[arg(long, default_value = "grading-out/mutants")]
+    out: PathBuf,
+    /// Build the tests without optimizations.
+    #[arg(long)]
+    debug: bool,
+    /// Run without the sandbox (the corpus is the repository's own code).
+    #[arg(long)]
+    no_sandbox: bool,
+}
+
+impl MutantsArgs {
+    /// The grading each mutant gets: the reference's, over `parts`.
+    fn grade_args(&self, parts: Vec<String>) -> GradeArgs {
+        GradeArgs {
+            submission: None,
+            solution: Solution::Reference,
+            parts,
+            runs: self.runs,
+            jobs: self.jobs,
+            seed: self.seed,
+            timeout: self.timeout,
+            memory_mb: 4096,
+            out: self.out.clone(),
+            rubric: None,
+            debug: self.debug,
+            build_timeout: 900.0,
+            build_memory_mb: 8192,
+            no_sandbox: self.no_sandbox,
+            skip_lint_gate: true,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Mutants(args) => match grade_mutants(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::CheckHistory { file, html } => check_history(&file, html.as_deref()),
         Command::SandboxExec { spec } => {
             ExitCode::from(u8::try_from(sandbox::jail_main(&spec)).unwrap_or(125))
@@ -118,6 +186,19 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// What gets compiled as the student files.
+fn solution(args: &GradeArgs) -> Solution {
+    match args.submission {
+        Some(_) => Solution::Student,
+        None => args.solution,
+    }
+}
+
+/// How the report names one of this repository's solutions.
+fn solution_name(args: &GradeArgs) -> &'static str {
+    args.solution.feature().unwrap_or("student")
 }
 
 /// SplitMix64 over (seed, test, run): every run's seed, reproducible from the grading's seed.
@@ -157,36 +238,18 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         "grading {} (seed {}, {} runs per test, {} at a time)",
         match &args.submission {
             Some(s) => s.display().to_string(),
-            None => "the reference solutions".to_string(),
+            None => format!("the {} solutions", solution_name(args)),
         },
         setup.seed,
         args.runs,
         setup.jobs
     );
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || setup.pristine.join("target").join("grading"),
-        PathBuf::from,
-    );
-    let target_dir =
-        std::path::absolute(&target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
-    // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
-    // fresh by file times: two gradings sharing a target directory would use each other's builds.
-    // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
-    let _lock = lock_target_dir(&target_dir)?;
-    let work = target_dir.join("work");
-    let layout = Layout {
-        tree: work.join("tree"),
-        target: target_dir.join("build"),
-        bins: work.join("bin"),
-    };
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&layout.target)
-        .map_err(|e| format!("cannot create {}: {e}", layout.target.display()))?;
+    let (_lock, layout) = take_work_dirs(&setup)?;
     let mut summary = Summary {
         submission: args
             .submission
             .as_ref()
-            .map_or_else(|| "reference".into(), |p| p.display().to_string()),
+            .map_or_else(|| solution_name(args).into(), |p| p.display().to_string()),
         protection: setup.protection.describe(),
         seed: setup.seed,
         runs_per_test: args.runs,
@@ -208,20 +271,44 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
             summary.build_time_s = started.elapsed().as_secs_f64();
             summary.build_ok = true;
             summary.build_output = notes.join("\n");
-            let reference = args.submission.is_none();
-            let results = run_all(&tests, args, &setup, &layout);
+            let results = run_all(&tests, args, &setup, &layout, &setup.logs);
             for (t, runs) in tests.iter().zip(results) {
                 summary
                     .tests
-                    .push(report::test_report(t, runs, &setup.rubric, reference));
+                    .push(report::test_report(t, runs, &setup.rubric, solution(args)));
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(layout.work());
     summary.score = summary.tests.iter().map(|t| t.points).sum();
     summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
     summary.wall_time_s = started.elapsed().as_secs_f64();
     write_results(&setup.out, &summary)
+}
+
+/// Takes this grading's folders in the target directory (see `Layout`), emptied; returns them
+/// with the lock that keeps other gradings out until it is dropped.
+fn take_work_dirs(setup: &Setup) -> Result<(std::fs::File, Layout), String> {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || setup.pristine.join("target").join("grading"),
+        PathBuf::from,
+    );
+    let target_dir =
+        std::path::absolute(&target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
+    // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
+    // fresh by file times: two gradings sharing a target directory would use each other's builds.
+    // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
+    let lock = lock_target_dir(&target_dir)?;
+    let work = target_dir.join("work");
+    let layout = Layout {
+        tree: work.join("tree"),
+        target: target_dir.join("build"),
+        bins: work.join("bin"),
+    };
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&layout.target)
+        .map_err(|e| format!("cannot create {}: {e}", layout.target.display()))?;
+    Ok((lock, layout))
 }
 
 /// Checks the arguments and the machine, and prepares the output folder.
@@ -288,7 +375,7 @@ fn prepare_and_build(
     setup: &Setup,
     layout: &Layout,
 ) -> Result<(Vec<String>, Vec<TestCase>), String> {
-    let reference = args.submission.is_none();
+    let solution = solution(args);
     let notes = match &args.submission {
         None => {
             tree::copy_tree(&setup.pristine, &layout.tree, &[&setup.out])
@@ -302,7 +389,7 @@ fn prepare_and_build(
         println!("lint gate skipped (--skip-lint-gate)");
     } else {
         println!("checking the student files (lint gate) ...");
-        let violations = tree::lint_gate(layout, reference, setup.limits, setup.protection)?;
+        let violations = tree::lint_gate(layout, solution, setup.limits, setup.protection)?;
         if !violations.is_empty() {
             return Err(format!(
                 "LINT GATE: the student files use what graded code may not (score 0):\n{}",
@@ -314,7 +401,7 @@ fn prepare_and_build(
     let bins = tree::build(
         layout,
         &setup.parts,
-        reference,
+        solution,
         !args.debug,
         setup.limits,
         setup.protection,
@@ -396,6 +483,7 @@ fn run_all(
     args: &GradeArgs,
     setup: &Setup,
     layout: &Layout,
+    logs: &Path,
 ) -> Vec<Vec<RunResult>> {
     // Run r of every test before run r+1 of any: early runs cover every test.
     let queue: VecDeque<(usize, usize)> = (0..args.runs)
@@ -426,7 +514,7 @@ fn run_all(
                         seed: run_seed,
                         timeout: Duration::from_secs_f64(args.timeout),
                         memory_mb: args.memory_mb,
-                        log: setup.logs.join(format!("{}-seed{run_seed}.log", test.name)),
+                        log: logs.join(format!("{}-seed{run_seed}.log", test.name)),
                     };
                     let result = run::run(&spec, layout, setup.protection);
                     if !result.passed {
@@ -449,6 +537,111 @@ fn run_all(
         runs.sort_by_key(|r| r.seed);
     }
     results
+}
+
+/// Grades every selected mutant of the corpus and writes the table.
+fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let given = !args.parts.is_empty();
+    let parts = if given {
+        args.parts.clone()
+    } else {
+        ["2a", "2b", "2c", "2d", "3a", "3b"]
+            .map(String::from)
+            .to_vec()
+    };
+    let setup = setup(&args.grade_args(parts))?;
+    let corpus = mutants::load(&setup.pristine.join("grading").join("mutants"))?;
+    if let Some(bad) = args
+        .only
+        .iter()
+        .find(|n| !corpus.iter().any(|m| &m.name == *n))
+    {
+        return Err(format!("no mutant called {bad:?} in grading/mutants/"));
+    }
+    let chosen: Vec<_> = corpus
+        .iter()
+        .filter(|m| args.only.is_empty() || args.only.contains(&m.name))
+        .collect();
+    println!("{}", setup.protection.describe());
+    println!(
+        "{} mutants (seed {}, {} runs per test, {} at a time)",
+        chosen.len(),
+        setup.seed,
+        args.runs,
+        setup.jobs
+    );
+    let (_lock, layout) = take_work_dirs(&setup)?;
+    tree::copy_tree(&setup.pristine, &layout.tree, &[&setup.out])
+        .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
+    let mut outcomes = Vec::new();
+    for m in chosen {
+        let parts = if given {
+            setup.parts.clone()
+        } else {
+            m.lab_parts()
+        };
+        println!("\n== {} ({} {:?}): {}", m.name, m.part, m.kind, m.about);
+        let grade = args.grade_args(parts);
+        let outcome = grade_mutant(m, &grade, &setup, &layout);
+        if let Some(e) = &outcome.error {
+            println!("{e}");
+        }
+        outcomes.push(outcome);
+    }
+    let _ = std::fs::remove_dir_all(layout.work());
+    let table = mutants::render(&outcomes);
+    println!("\n{table}");
+    let write = |name: &str, text: String| {
+        std::fs::write(setup.out.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
+    };
+    write("mutants.txt", table)?;
+    write(
+        "mutants.json",
+        serde_json::to_string_pretty(&outcomes).unwrap_or_default(),
+    )?;
+    println!(
+        "table: {}, in {:.0} s",
+        setup.out.join("mutants.txt").display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Plants `m` in the work tree, builds and runs the tests of `grade.parts`, and takes it out.
+fn grade_mutant(
+    m: &mutants::Mutant,
+    grade: &GradeArgs,
+    setup: &Setup,
+    layout: &Layout,
+) -> mutants::Outcome {
+    let file = layout.tree.join(&m.file);
+    let pristine = match std::fs::read_to_string(setup.pristine.join(&m.file)) {
+        Ok(t) => t,
+        Err(e) => return mutants::Outcome::failed(m, format!("cannot read {}: {e}", m.file)),
+    };
+    let graded = m.apply(&pristine).and_then(|mutated| {
+        std::fs::write(&file, mutated).map_err(|e| format!("cannot write {}: {e}", m.file))?;
+        let release = !grade.debug;
+        let bins = tree::build(
+            layout,
+            &grade.parts,
+            Solution::Reference,
+            release,
+            setup.limits,
+            setup.protection,
+        )?;
+        let tests = tree::list_tests(layout, &bins, &grade.parts, setup.limits, setup.protection)?;
+        let logs = setup.logs.join(&m.name);
+        std::fs::create_dir_all(&logs)
+            .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+        let runs = run_all(&tests, grade, setup, layout, &logs);
+        Ok(mutants::outcome(m, &tests, &runs))
+    });
+    if let Err(e) = std::fs::write(&file, &pristine) {
+        return mutants::Outcome::failed(m, format!("cannot restore {}: {e}", m.file));
+    }
+    graded.unwrap_or_else(|e| mutants::Outcome::failed(m, e))
 }
 
 /// Parses a history file: JSON when it starts like a JSON object with a key, EDN otherwise.

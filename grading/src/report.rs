@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::rubric::Rubric;
 use crate::run::RunResult;
-use crate::tree::TestCase;
+use crate::tree::{Solution, TestCase};
 
 /// One test's runs and what they earn.
 #[derive(Debug, Clone, Serialize)]
@@ -43,16 +43,13 @@ pub struct Summary {
 }
 
 /// The command a student runs to replay one failing run.
-pub fn replay_command(t: &TestCase, seed: u64, reference: bool) -> String {
+pub fn replay_command(t: &TestCase, seed: u64, solution: Solution) -> String {
+    let features = solution
+        .feature()
+        .map_or(String::new(), |f| format!(" --features {f}"));
     format!(
-        "LAB_SEED={seed} cargo test{} --test {} -- --exact {} --nocapture",
-        if reference {
-            " --features reference"
-        } else {
-            ""
-        },
-        t.target,
-        t.name
+        "LAB_SEED={seed} cargo test{features} --test {} -- --exact {} --nocapture",
+        t.target, t.name
     )
 }
 
@@ -61,7 +58,7 @@ pub fn test_report(
     t: &TestCase,
     runs: Vec<RunResult>,
     rubric: &Rubric,
-    reference: bool,
+    solution: Solution,
 ) -> TestReport {
     let passes = runs.iter().filter(|r| r.passed).count();
     let max_points = rubric.max_points(&t.name);
@@ -73,7 +70,7 @@ pub fn test_report(
     let replay = runs
         .iter()
         .filter(|r| !r.passed)
-        .map(|r| replay_command(t, r.seed, reference))
+        .map(|r| replay_command(t, r.seed, solution))
         .collect();
     TestReport {
         name: t.name.clone(),

@@ -22,6 +22,29 @@ pub struct TestCase {
     pub exe: String,
 }
 
+/// What a grading compiles as the student files: a submission's, or one of this repository's own
+/// solutions (the reference, or the second, independent one), selected by their cargo feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Solution {
+    /// The student files of the tree (a submission's, once put in).
+    Student,
+    /// `raft/src/reference/` and `kvraft/src/reference/`.
+    Reference,
+    /// `raft/src/alternative/` and `kvraft/src/alternative/`.
+    Alternative,
+}
+
+impl Solution {
+    /// The feature of the root package that selects it, and the folder its files are in.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            Solution::Student => None,
+            Solution::Reference => Some("reference"),
+            Solution::Alternative => Some("alternative"),
+        }
+    }
+}
+
 /// The largest student file taken from a submission.
 pub const MAX_STUDENT_FILE: u64 = 1 << 20;
 /// How much of the compiler's output a report shows.
@@ -35,6 +58,13 @@ pub struct Layout {
     /// The test binaries of this grading, copied out of the target folder (which other gradings
     /// share) so that a run sees only them.
     pub bins: PathBuf,
+}
+
+impl Layout {
+    /// The folder of this grading's own files (the tree and the binaries), removed at its end.
+    pub fn work(&self) -> &Path {
+        self.tree.parent().unwrap_or(&self.tree)
+    }
 }
 
 pub const TREE_IN: &str = "/build/tree";
@@ -254,13 +284,13 @@ fn cargo(
 }
 
 /// Cargo's arguments shared by the lint gate and the build.
-fn common_args(reference: Option<&str>, release: bool) -> Vec<String> {
+fn common_args(features: Option<String>, release: bool) -> Vec<String> {
     let mut args: Vec<String> = ["--offline", "--locked"].map(String::from).to_vec();
     if release {
         args.push("--release".into());
     }
-    if let Some(features) = reference {
-        args.extend(["--features".into(), features.into()]);
+    if let Some(features) = features {
+        args.extend(["--features".into(), features]);
     }
     args
 }
@@ -278,7 +308,7 @@ pub const GATE_LINTS: &[&str] = &[
 /// (file:line: rule: message), or the compiler's errors as `Err`.
 pub fn lint_gate(
     layout: &Layout,
-    reference: bool,
+    solution: Solution,
     limits: BuildLimits,
     protection: Protection,
 ) -> Result<Vec<String>, String> {
@@ -287,10 +317,8 @@ pub fn lint_gate(
         .map(String::from)
         .to_vec();
     args.push("--message-format=json".into());
-    args.extend(common_args(
-        reference.then_some("raft/reference,kvraft/reference"),
-        false,
-    ));
+    let features = solution.feature().map(|f| format!("raft/{f},kvraft/{f}"));
+    args.extend(common_args(features, false));
     let out = cargo(layout, args, limits, protection)?;
     let mut violations = BTreeSet::new();
     let mut errors = Vec::new();
@@ -390,7 +418,7 @@ fn compiler_errors(errors: Vec<String>, output: &str) -> String {
 pub fn build(
     layout: &Layout,
     parts: &[String],
-    reference: bool,
+    solution: Solution,
     release: bool,
     limits: BuildLimits,
     protection: Protection,
@@ -399,7 +427,7 @@ pub fn build(
         .map(String::from)
         .to_vec();
     args.push("--message-format=json".into());
-    args.extend(common_args(reference.then_some("reference"), release));
+    args.extend(common_args(solution.feature().map(String::from), release));
     for part in parts {
         args.extend(["--test".into(), target_of(part)]);
     }
@@ -432,7 +460,7 @@ pub fn build(
             bins.push((name.to_string(), exe.to_string()));
         }
     }
-    check_dep_info(layout, &dep_infos, reference)?;
+    check_dep_info(layout, &dep_infos, solution)?;
     copy_bins(layout, bins)
 }
 
@@ -472,7 +500,7 @@ fn host_path(layout: &Layout, inside: &str) -> Result<PathBuf, String> {
 fn check_dep_info(
     layout: &Layout,
     crates: &[(String, serde_json::Value)],
-    reference: bool,
+    solution: Solution,
 ) -> Result<(), String> {
     let mut problems = Vec::new();
     for (name, filenames) in crates {
@@ -501,9 +529,14 @@ fn check_dep_info(
         let dep_file = host.with_file_name(format!("{stem}.d"));
         let text = std::fs::read_to_string(&dep_file)
             .map_err(|e| format!("cannot read {}: {e}", dep_file.display()))?;
-        let reference_dir = format!("{name}/src/reference/");
-        let extra = reference.then_some(reference_dir.as_str());
-        problems.extend(dep_info_problems(name, &text, allowed, extra, layout));
+        let solution_dir = solution.feature().map(|f| format!("{name}/src/{f}/"));
+        problems.extend(dep_info_problems(
+            name,
+            &text,
+            allowed,
+            solution_dir.as_deref(),
+            layout,
+        ));
     }
     if problems.is_empty() {
         Ok(())
@@ -516,8 +549,8 @@ fn check_dep_info(
 }
 
 /// What in one dep-info file breaks the rule (see [`check_dep_info`]). Paths are absolute or
-/// relative to the tree's root; `also` is a folder whose files are allowed too (the reference
-/// solution's, in the self-check).
+/// relative to the tree's root; `also` is a folder whose files are allowed too (this repository's
+/// own solution's, when one is graded).
 fn dep_info_problems(
     crate_name: &str,
     text: &str,

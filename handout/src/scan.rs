@@ -9,7 +9,8 @@ use labtree::{LEFT_OUT, read};
 /// Lines shorter than this (trimmed) are too common to tell anything (`}`, `Ok(())`, ...).
 const MIN_LINE: usize = 24;
 
-/// What the copy must not contain, whatever file it is in: the feature's spellings.
+/// What the copy must not contain, whatever file it is in: the spellings of the features that
+/// select the reference and the alternative solutions.
 const FORBIDDEN: &[&str] = &[
     "feature = \"reference\"",
     "features reference",
@@ -18,6 +19,13 @@ const FORBIDDEN: &[&str] = &[
     "reference/raft.rs",
     "reference/server.rs",
     "reference/client.rs",
+    "feature = \"alternative\"",
+    "features alternative",
+    "--features=alternative",
+    "alternative = [",
+    "alternative/raft.rs",
+    "alternative/server.rs",
+    "alternative/client.rs",
 ];
 
 /// Scans the copy in `out`; returns one line per finding (none: clean).
@@ -26,7 +34,7 @@ pub fn scan(repo: &Path, out: &Path) -> Result<Vec<String>, String> {
     let mut findings = Vec::new();
     for rel in LEFT_OUT {
         if out.join(rel).exists() {
-            findings.push(format!("{rel}: the reference folder is in the copy"));
+            findings.push(format!("{rel}: a solution folder is in the copy"));
         }
     }
     for file in files(out)? {

@@ -13,12 +13,25 @@
     clippy::disallowed_macros
 )]
 
-// The student's files, or the reference solution's when the `reference` feature is on.
+// The student's files, or the reference solution's when the `reference` feature is on (or the
+// second, independent solution's with `alternative`, which the tests must not punish either).
 #[cfg_attr(feature = "reference", path = "reference/client.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/client.rs"
+)]
 mod client;
 #[cfg_attr(feature = "reference", path = "reference/common.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/common.rs"
+)]
 mod common;
 #[cfg_attr(feature = "reference", path = "reference/server.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/server.rs"
+)]
 mod server;
 
 pub use client::Clerk;

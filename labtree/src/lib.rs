@@ -55,8 +55,13 @@ pub const COPIED: &[&str] = &[
     "tests",
 ];
 
-/// Paths under [`COPIED`] folders that stay out: the reference solutions.
-pub const LEFT_OUT: &[&str] = &["raft/src/reference", "kvraft/src/reference"];
+/// Paths under [`COPIED`] folders that stay out: the reference and the alternative solutions.
+pub const LEFT_OUT: &[&str] = &[
+    "raft/src/reference",
+    "kvraft/src/reference",
+    "raft/src/alternative",
+    "kvraft/src/alternative",
+];
 
 /// One edit of a copied file: `from` must occur in it (so a change of the source that the
 /// generator does not know about stops it, rather than leaking something), and becomes `to`.
@@ -75,41 +80,68 @@ pub const EDITS: &[Edit] = &[
     Edit {
         file: "Cargo.toml",
         from: "[features]\n# Use the reference solutions instead of the student skeletons.\n\
-               reference = [\"raft/reference\", \"kvraft/reference\"]\n\n",
+               reference = [\"raft/reference\", \"kvraft/reference\"]\n\
+               # Use the second, independent solutions instead (see grading/README.md).\n\
+               alternative = [\"raft/alternative\", \"kvraft/alternative\"]\n\n",
         to: "",
     },
     Edit {
         file: "raft/Cargo.toml",
         from: "[features]\n# Build the reference solution instead of the student's raft.rs.\n\
-               reference = []\n\n",
+               reference = []\n# Build the second, independent solution (raft/src/alternative/) \
+               instead.\nalternative = []\n\n",
         to: "",
     },
     Edit {
         file: "kvraft/Cargo.toml",
         from: "[features]\n# Build the reference solution instead of the student's client.rs, \
-               server.rs and common.rs.\nreference = []\n\n",
+               server.rs and common.rs.\nreference = []\n# Build the second, independent solution \
+               (kvraft/src/alternative/) instead.\nalternative = [\"raft/alternative\"]\n\n",
         to: "",
     },
     Edit {
         file: "raft/src/lib.rs",
-        from: "// The student's Raft, or the reference solution when the `reference` feature is on.\n\
-               #[cfg_attr(feature = \"reference\", path = \"reference/raft.rs\")]\n",
+        from: r#"// The student's Raft, or the reference solution when the `reference` feature is on (or the
+// second, independent solution with `alternative`, which the tests must not punish either).
+#[cfg_attr(feature = "reference", path = "reference/raft.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/raft.rs"
+)]
+"#,
         to: "// The student's Raft.\n",
     },
     Edit {
         file: "kvraft/src/lib.rs",
-        from: "// The student's files, or the reference solution's when the `reference` feature \
-               is on.\n#[cfg_attr(feature = \"reference\", path = \"reference/client.rs\")]\n\
-               mod client;\n#[cfg_attr(feature = \"reference\", path = \"reference/common.rs\")]\n\
-               mod common;\n#[cfg_attr(feature = \"reference\", path = \"reference/server.rs\")]\n\
-               mod server;\n",
+        from: r#"// The student's files, or the reference solution's when the `reference` feature is on (or the
+// second, independent solution's with `alternative`, which the tests must not punish either).
+#[cfg_attr(feature = "reference", path = "reference/client.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/client.rs"
+)]
+mod client;
+#[cfg_attr(feature = "reference", path = "reference/common.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/common.rs"
+)]
+mod common;
+#[cfg_attr(feature = "reference", path = "reference/server.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/server.rs"
+)]
+mod server;
+"#,
         to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
     },
     Edit {
         file: "src/raft_tester.rs",
         from: "/// The cargo flags that replay a test of this package (with or without the reference \
                solutions).\npub const REPLAY_FLAGS: &str = if cfg!(feature = \"reference\") {\n    \
-               \"--features reference\"\n} else {\n    \"\"\n};\n",
+               \"--features reference\"\n} else if cfg!(feature = \"alternative\") {\n    \
+               \"--features alternative\"\n} else {\n    \"\"\n};\n",
         to: "/// The cargo flags that replay a test of this package.\npub const REPLAY_FLAGS: &str = \"\";\n",
     },
 ];

@@ -17,8 +17,13 @@
 
 mod persister;
 
-// The student's Raft, or the reference solution when the `reference` feature is on.
+// The student's Raft, or the reference solution when the `reference` feature is on (or the
+// second, independent solution with `alternative`, which the tests must not punish either).
 #[cfg_attr(feature = "reference", path = "reference/raft.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/raft.rs"
+)]
 mod raft;
 
 pub use persister::Persister;
