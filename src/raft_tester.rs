@@ -27,6 +27,8 @@ pub const MAX_LOG_SIZE: usize = 2000;
 /// The cargo flags that replay a test of this package (with or without the reference solutions).
 pub const REPLAY_FLAGS: &str = if cfg!(feature = "reference") {
     "--features reference"
+} else if cfg!(feature = "alternative") {
+    "--features alternative"
 } else {
     ""
 };
@@ -383,6 +385,55 @@ impl Config {
             if let Some(name) = st.end_names[j].get(i) {
                 self.net.enable(name, false);
             }
+        }
+    }
+
+    /// Enables or cuts the link from peer `from` to peer `to`: the calls `from` makes to `to` (and
+    /// their replies). The other direction is a link of its own. `connect` and `disconnect` of
+    /// either peer set it again.
+    pub fn link(&self, from: usize, to: usize, up: bool) {
+        tracing::info!(
+            target: "tester",
+            "link {} -> {} {}",
+            server_name(from),
+            server_name(to),
+            if up { "up" } else { "cut" }
+        );
+        let st = self.lock();
+        if let Some(name) = st.end_names[from].get(to) {
+            self.net.enable(name, up);
+        }
+    }
+
+    /// Splits the peers into `groups`: peers of one group reach each other, and no one else. A peer
+    /// in no group is cut off from all (but counts as connected for the checks).
+    pub fn partition(&self, groups: &[&[usize]]) {
+        let group_of = |i: usize| groups.iter().position(|g| g.contains(&i));
+        for i in 0..self.n {
+            self.lock().connected[i] = true;
+            for j in (0..self.n).filter(|&j| j != i) {
+                let together = group_of(i).is_some() && group_of(i) == group_of(j);
+                self.link(i, j, together);
+            }
+        }
+    }
+
+    /// Waits until `probe` returns `Some` (asking every 5 ms), for at most `limit`; `None` if it
+    /// never did.
+    pub async fn wait_until<T, F, Fut>(&self, limit: Duration, mut probe: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let t0 = Instant::now();
+        loop {
+            if let Some(v) = probe().await {
+                return Some(v);
+            }
+            if t0.elapsed() >= limit {
+                return None;
+            }
+            sleep(Duration::from_millis(5)).await;
         }
     }
 

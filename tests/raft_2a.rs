@@ -80,3 +80,56 @@ fn many_elections_2a() {
         cfg.check_one_leader().await;
     });
 }
+
+// ----- Scenarios the Go tests leave to luck: built step by step on every seed -----
+
+/// A leader that sees a higher term in a reply steps down: a follower that campaigned alone
+/// answers the leader's heartbeats with its higher term, and its own requests reach no one.
+#[test]
+fn leader_yields_to_higher_term_2a() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2A leader yields to a higher term",
+        |cfg| async move {
+            let leader = cfg.check_one_leader().await;
+            let (term, _) = cfg.get_state(leader).await.unwrap_or_default();
+            let f = (leader + 1) % 3;
+            // Alone, f stands for election again and again.
+            cfg.disconnect(f);
+            let limit = 10 * ELECTION_TIMEOUT;
+            let f_term = cfg
+                .wait_until(limit, || async {
+                    cfg.get_state(f)
+                        .await
+                        .map(|s| s.0)
+                        .filter(|&t| t >= term + 2)
+                })
+                .await
+                .unwrap_or_else(|| {
+                    panic!("server {f}, cut off, did not stand for election twice within {limit:?}")
+                });
+            // Now f hears the others, but its own requests go nowhere: only the replies to the
+            // leader's heartbeats tell of its term.
+            cfg.connect(f);
+            for j in (0..3).filter(|&j| j != f) {
+                cfg.link(f, j, false);
+            }
+            let learned = cfg
+                .wait_until(ELECTION_TIMEOUT, || async {
+                    cfg.get_state(leader).await.filter(|&(t, _)| t >= f_term)
+                })
+                .await;
+            if learned.is_none() {
+                panic!(
+                    "leader {leader} (term {term}) got replies of term {f_term} from server {f} for 1 s \
+                 and did not adopt that term: a term in a reply above the current one makes a \
+                 leader a follower (Figure 2, rules for all servers)"
+                );
+            }
+            cfg.connect(f);
+            cfg.check_one_leader().await;
+        },
+    );
+}

@@ -334,3 +334,224 @@ fn reliable_churn_2c() {
 fn unreliable_churn_2c() {
     raft_test(5, true, false, "2C unreliable churn", churn);
 }
+
+// ----- Scenarios the Go tests leave to luck: built step by step on every seed -----
+
+/// The leader among `group` whose term is above `above`, if one claims it now.
+async fn leader_among(cfg: &Config, group: &[usize], above: u64) -> Option<(usize, u64)> {
+    for &i in group {
+        if let Some((term, true)) = cfg.get_state(i).await
+            && term > above
+        {
+            return Some((i, term));
+        }
+    }
+    None
+}
+
+/// A vote survives a crash (votedFor is persistent state, Figure 2): a server that voted in a
+/// term, crashed and restarted must not vote for another candidate in that term. Both kinds of
+/// vote: one granted to another candidate, and a candidate's vote for itself.
+#[test]
+fn vote_survives_crash_2c() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2C a vote survives a crash",
+        |cfg| async move {
+            for (phase, build) in [
+                ("granted", granted_vote as Phase),
+                ("self", own_vote as Phase),
+            ] {
+                let mut built = false;
+                for _attempt in 0..5 {
+                    built = build(cfg.clone()).await;
+                    cfg.partition(&[&[0, 1, 2]]);
+                    cfg.one(random_cmd(), 3, true).await;
+                    if built {
+                        break;
+                    }
+                }
+                assert!(
+                    built,
+                    "the {phase}-vote scenario: the followers stood for election at the \
+                            same moment 5 times in a row"
+                );
+            }
+        },
+    );
+}
+
+type Phase = fn(Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>;
+
+/// The first server to reach a term above `above` among `group`, waiting up to `limit`.
+async fn first_to_stand(cfg: &Config, group: &[usize], above: u64) -> usize {
+    let limit = 10 * ELECTION_TIMEOUT;
+    cfg.wait_until(limit, || async {
+        for &i in group {
+            if cfg.get_state(i).await.is_some_and(|(t, _)| t > above) {
+                return Some(i);
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|| panic!("none of servers {group:?} stood for election within {limit:?}"))
+}
+
+/// Waits up to 3 election timeouts for `who` to lead in `term`; `false` once it or `watch` has
+/// moved past `term`.
+async fn leads_in(cfg: &Config, who: usize, watch: usize, term: u64) -> bool {
+    let probe = || async {
+        let now = cfg.get_state(who).await?;
+        let other = cfg.get_state(watch).await?;
+        match now {
+            (t, true) if t == term => Some(true),
+            (t, _) if t > term || other.0 > term => Some(false),
+            _ => None,
+        }
+    };
+    cfg.wait_until(3 * ELECTION_TIMEOUT, probe).await == Some(true)
+}
+
+/// The leader v, cut off from sending, is asked for its vote by the first follower to stand
+/// (a), and grants it; v crashes and restarts; then the other follower (b) stands for the same
+/// term and asks v. Returns whether the scenario could be built.
+fn granted_vote(cfg: Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+    Box::pin(async move {
+        let v = cfg.check_one_leader().await;
+        sleep(ELECTION_TIMEOUT / 2).await;
+        let term0 = cfg.check_terms().await;
+        let (x, y) = ((v + 1) % 3, (v + 2) % 3);
+        // The followers reach v but not each other; v reaches no one.
+        cfg.partition(&[]);
+        cfg.link(x, v, true);
+        cfg.link(y, v, true);
+        let a = first_to_stand(&cfg, &[x, y], term0).await;
+        let b = x + y - a;
+        let limit = ELECTION_TIMEOUT;
+        let Some(term) = cfg
+            .wait_until(limit, || async {
+                cfg.get_state(a).await.filter(|s| s.1).map(|s| s.0)
+            })
+            .await
+        else {
+            panic!(
+                "server {a} stood for election with server {v}'s vote in reach, and did not win within {limit:?}"
+            );
+        };
+        cfg.crash1(v);
+        cfg.start1(v);
+        cfg.partition(&[]);
+        cfg.link(a, v, true);
+        cfg.link(b, v, true);
+        if cfg.get_state(b).await.is_some_and(|(t, _)| t > term0) {
+            return false; // b stood before v restarted
+        }
+        if leads_in(&cfg, b, a, term).await {
+            panic!(
+                "server {b} won term {term} with the vote of server {v}, which had voted for server \
+                 {a} in term {term} (its only other vote), then crashed and restarted: a vote must \
+                 be saved (votedFor is persistent, Figure 2) before the reply goes out"
+            );
+        }
+        true
+    })
+}
+
+/// Without the leader, and unable to reach each other, both followers stand for election; the
+/// first (in term0 + 1) votes for itself, crashes at once and restarts; then the other stands
+/// for the same term and asks it. Returns whether the scenario could be built.
+fn own_vote(cfg: Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+    Box::pin(async move {
+        let leader = cfg.check_one_leader().await;
+        sleep(ELECTION_TIMEOUT / 2).await;
+        let term0 = cfg.check_terms().await;
+        cfg.crash1(leader);
+        let (a, b) = ((leader + 1) % 3, (leader + 2) % 3);
+        cfg.partition(&[&[a], &[b]]);
+        let first = first_to_stand(&cfg, &[a, b], term0).await;
+        let other = a + b - first;
+        let (term, _) = cfg.get_state(first).await.unwrap_or_default();
+        let built = cfg.get_state(other).await.is_some_and(|(t, _)| t == term0);
+        if built {
+            cfg.crash1(first);
+            cfg.start1(first);
+            cfg.partition(&[&[a, b]]);
+            if leads_in(&cfg, other, first, term).await {
+                panic!(
+                    "server {other} won term {term} with the vote of server {first}, which had \
+                     voted for itself in term {term}, then crashed and restarted: a vote must be \
+                     saved (votedFor is persistent, Figure 2) before the candidate's requests go out"
+                );
+            }
+        }
+        cfg.start1(leader);
+        built
+    })
+}
+
+/// Figure 8 of the Raft paper, built step by step: a leader copies an entry of an older term to
+/// a majority; it must not count that as committed, because a server with an entry of a later
+/// term at that index can still be elected and replace it (§5.4.2).
+#[test]
+fn figure8_commit_rule_2c() {
+    raft_test(
+        5,
+        false,
+        false,
+        "2C Figure 8 commit rule",
+        |cfg| async move {
+            let limit = 10 * ELECTION_TIMEOUT;
+            cfg.one(random_cmd(), 5, true).await;
+            // (a) The leader, with one follower, takes an entry at index 2 that reaches no one else.
+            let a = cfg.check_one_leader().await;
+            let b = (a + 1) % 5;
+            let rest: Vec<usize> = (0..5).filter(|&i| i != a && i != b).collect();
+            cfg.partition(&[&[a, b], &rest]);
+            let (index, old_term, ok) = cfg.start(a, random_cmd()).await.unwrap_or_default();
+            assert!(
+                ok && index == 2,
+                "leader {a} did not take a command at index 2"
+            );
+            // (b) The other three elect a leader, which takes its own entry at index 2 alone.
+            let (e, e_term) = cfg
+                .wait_until(limit, || leader_among(&cfg, &rest, old_term))
+                .await
+                .unwrap_or_else(|| panic!("servers {rest:?} elected no leader within {limit:?}"));
+            let cd: Vec<usize> = rest.iter().copied().filter(|&i| i != e).collect();
+            cfg.partition(&[&[a, b], &cd]);
+            let (index, _, ok) = cfg.start(e, random_cmd()).await.unwrap_or_default();
+            assert!(
+                ok && index == 2,
+                "leader {e} did not take a command at index 2"
+            );
+            // (c) a or b leads the four others and copies its index 2 (of term old_term) to them.
+            let four = [a, b, cd[0], cd[1]];
+            cfg.partition(&[&four]);
+            let (l, l_term) = cfg
+                .wait_until(limit, || leader_among(&cfg, &four, e_term))
+                .await
+                .unwrap_or_else(|| panic!("servers {four:?} elected no leader within {limit:?}"));
+            sleep(ELECTION_TIMEOUT).await;
+            let (applied, _) = cfg.n_committed(2);
+            if applied > 0 {
+                panic!(
+                    "leader {l} of term {l_term} committed index 2, an entry of term {old_term} that it \
+                 copied to a majority: a leader commits by counting replicas only entries of its \
+                 own term (Figure 8, §5.4.2); server {e} holds another entry at index 2, of term \
+                 {e_term}, and can still be elected and replace it"
+                );
+            }
+            // (d) e, whose index 2 is of a later term, leads c and d and replaces their index 2.
+            cfg.partition(&[&[e, cd[0], cd[1]]]);
+            let only_e = [e];
+            cfg.wait_until(limit, || leader_among(&cfg, &only_e, l_term))
+                .await
+                .unwrap_or_else(|| panic!("server {e} was not elected by {cd:?} within {limit:?}"));
+            cfg.partition(&[&[0, 1, 2, 3, 4]]);
+            cfg.one(random_cmd(), 5, true).await;
+        },
+    );
+}
