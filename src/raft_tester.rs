@@ -273,6 +273,15 @@ impl Config {
             }
             let snapshot_now = match m {
                 ApplyMsg::Snapshot { index, data, .. } => {
+                    let applied = self.lock().last_applied[i];
+                    if self.snapshot && index < applied {
+                        panic!(
+                            "apply error: server {i} sent a snapshot that ends at index {index} \
+                             after it had applied index {applied}: the state machine would go \
+                             back; a snapshot of what is already applied must not be installed \
+                             (Figure 13, rule 6)"
+                        );
+                    }
                     if self.snapshot
                         && let Err(e) = self.ingest_snapshot(i, &data, Some(index))
                     {

@@ -122,6 +122,10 @@ struct MutantsArgs {
     /// Only these mutants (their names, comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Leave these tests out (names, comma-separated): to measure what the corpus escapes
+    /// without them.
+    #[arg(long, value_delimiter = ',')]
+    skip_tests: Vec<String>,
     /// Runs at a time (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
@@ -583,7 +587,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
         };
         println!("\n== {} ({} {:?}): {}", m.name, m.part, m.kind, m.about);
         let grade = args.grade_args(parts);
-        let outcome = grade_mutant(m, &grade, &setup, &layout);
+        let outcome = grade_mutant(m, &grade, &args.skip_tests, &setup, &layout);
         if let Some(e) = &outcome.error {
             println!("{e}");
         }
@@ -612,6 +616,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
 fn grade_mutant(
     m: &mutants::Mutant,
     grade: &GradeArgs,
+    skip_tests: &[String],
     setup: &Setup,
     layout: &Layout,
 ) -> mutants::Outcome {
@@ -631,7 +636,9 @@ fn grade_mutant(
             setup.limits,
             setup.protection,
         )?;
-        let tests = tree::list_tests(layout, &bins, &grade.parts, setup.limits, setup.protection)?;
+        let mut tests =
+            tree::list_tests(layout, &bins, &grade.parts, setup.limits, setup.protection)?;
+        tests.retain(|t| !skip_tests.contains(&t.name));
         let logs = setup.logs.join(&m.name);
         std::fs::create_dir_all(&logs)
             .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
