@@ -19,6 +19,9 @@ pub enum Kind {
     Bug,
     /// Legal but slow: it must pass every test; the table shows its cost.
     Slow,
+    /// A bug in general that cannot show with this reference (an "equivalent mutant"): kept to
+    /// document why no test catches it.
+    Equivalent,
 }
 
 /// One mutant of the corpus.
@@ -64,7 +67,8 @@ pub fn parse(name: &str, text: &str) -> Result<Mutant, String> {
     let kind = match field("kind")?.as_str() {
         "bug" => Kind::Bug,
         "slow" => Kind::Slow,
-        other => return Err(format!("{name}: kind {other:?} is neither bug nor slow")),
+        "equivalent" => Kind::Equivalent,
+        other => return Err(format!("{name}: kind {other:?}: bug, slow or equivalent")),
     };
     let mutant = Mutant {
         name: name.to_string(),
@@ -154,8 +158,8 @@ pub struct Outcome {
     pub caught_at: usize,
     /// Of the part's tests, how many ran (0: the part was not graded).
     pub part_tests: usize,
-    /// Each test that failed at least once: (name, failed runs).
-    pub caught_by: Vec<(String, usize)>,
+    /// Each test that failed at least once: its name and the run numbers that failed.
+    pub caught_by: Vec<(String, Vec<usize>)>,
     /// Mean wall time of a run, in seconds, over all runs.
     pub mean_wall_s: f64,
     /// Failure reasons seen, each with its count (the first line of each).
@@ -184,7 +188,7 @@ pub fn outcome(mutant: &Mutant, tests: &[TestCase], runs: &[Vec<RunResult>]) -> 
             *reasons.entry(first.collect()).or_default() += 1;
         }
         if !failed.is_empty() {
-            caught_by.push((t.name.clone(), failed.len()));
+            caught_by.push((t.name.clone(), failed));
         }
         wall += rs.iter().map(|r| r.wall_s).sum::<f64>();
         count += rs.len();
@@ -228,6 +232,7 @@ impl Outcome {
         match self.mutant.kind {
             Kind::Bug => self.caught_at * 10 >= self.runs_per_test * 9,
             Kind::Slow => self.caught_by.is_empty(),
+            Kind::Equivalent => true,
         }
     }
 }
@@ -253,20 +258,22 @@ pub fn render(outcomes: &[Outcome]) -> String {
             None => o
                 .caught_by
                 .iter()
-                .map(|(t, n)| format!("{t} {n}"))
+                .map(|(t, runs)| format!("{t} {}", runs.len()))
                 .collect::<Vec<_>>()
                 .join(", "),
         };
         let kind = match m.kind {
             Kind::Bug => "bug",
             Kind::Slow => "slow",
+            Kind::Equivalent => "equiv",
         };
         let _ = writeln!(s, "{:<36} {:<4} {kind:<5} {seeds:>7}  {by}", m.name, m.part);
     }
     let weak: Vec<&Outcome> = outcomes.iter().filter(|o| !o.holds()).collect();
     let _ = writeln!(
         s,
-        "\n{} mutants; {} hold (a bug caught by its part on >= 9/10 seeds, a slow variant passing)",
+        "\n{} mutants; {} hold (a bug caught by its part on >= 9/10 seeds, a slow variant passing; \
+         an equivalent one is only shown)",
         outcomes.len(),
         outcomes.len() - weak.len()
     );
@@ -276,7 +283,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
             (_, None) if o.part_tests == 0 => "its part was not graded",
             (Kind::Bug, None) if o.caught_at == 0 => "NOT CAUGHT by its part",
             (Kind::Bug, None) => "caught on too few seeds",
-            (Kind::Slow, None) => "a legal variant FAILS tests",
+            (_, None) => "a legal variant FAILS tests",
         };
         let _ = writeln!(s, "  {}: {what} — {}", o.mutant.name, o.mutant.about);
     }

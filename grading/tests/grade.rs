@@ -12,8 +12,8 @@ use common::{grade, raft_new_does, reasons, repo, submission};
 fn reference_gets_full_score() {
     let s = grade("reference", None, &[]).summary;
     assert_eq!(s["build_ok"], true);
-    assert_eq!(s["score"], 15.0, "{s}");
-    assert_eq!(s["max_score"], 15.0);
+    assert_eq!(s["score"], 20.0, "{s}");
+    assert_eq!(s["max_score"], 20.0);
 }
 
 #[test]

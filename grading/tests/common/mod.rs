@@ -75,7 +75,7 @@ pub fn grade(name: &str, submission: Option<&Path>, extra: &[&str]) -> Graded {
     let results = std::fs::read_to_string(out.join("results.json")).expect("results.json");
     let r: serde_json::Value = serde_json::from_str(&results).unwrap();
     assert!(
-        r["tests"].as_array().is_some_and(|t| t.len() == 3),
+        r["tests"].as_array().is_some_and(|t| t.len() == 4),
         "results.json: {r}"
     );
     Graded {
