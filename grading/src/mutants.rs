@@ -194,7 +194,7 @@ pub fn outcome(mutant: &Mutant, tests: &[TestCase], runs: &[Vec<RunResult>]) -> 
         count += rs.len();
     }
     let mut reasons: Vec<_> = reasons.into_iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
     reasons.truncate(3);
     Outcome {
         mutant: mutant.clone(),
