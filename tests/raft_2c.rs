@@ -555,3 +555,64 @@ fn figure8_commit_rule_2c() {
         },
     );
 }
+
+/// A term learned only from a leader's heartbeats survives a crash (currentTerm is persistent,
+/// Figure 2): a follower that took no part in an election, and then heard the new leader, must
+/// come back from a crash in at least that term.
+#[test]
+fn term_survives_crash_2c() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2C a term survives a crash",
+        |cfg| async move {
+            let limit = 10 * ELECTION_TIMEOUT;
+            let old = cfg.check_one_leader().await;
+            sleep(ELECTION_TIMEOUT / 2).await;
+            let term0 = cfg.check_terms().await;
+            let (f, o) = ((old + 1) % 3, (old + 2) % 3);
+            // f hears only the old leader; o, alone, stands for election.
+            cfg.partition(&[&[old, f]]);
+            cfg.wait_until(limit, || async {
+                cfg.get_state(o).await.filter(|&(t, _)| t > term0)
+            })
+            .await
+            .unwrap_or_else(|| panic!("server {o}, cut off, did not stand within {limit:?}"));
+            // o's next request reaches the old leader, which steps down and votes for it. (The
+            // old leader's own calls still do not reach o: it learns of o's term only from that
+            // request, and so cannot stand itself and ask f for a vote.)
+            cfg.link(o, old, true);
+            let pair = [o];
+            let (leader, term) = cfg
+                .wait_until(limit, || leader_among(&cfg, &pair, term0))
+                .await
+                .unwrap_or_else(|| {
+                    panic!("server {o} was not elected with server {old}'s vote within {limit:?}")
+                });
+            // f hears the new leader: a new term, with no vote and no entry to save with it.
+            cfg.link(leader, f, true);
+            cfg.link(f, leader, true);
+            let learned = cfg
+                .wait_until(ELECTION_TIMEOUT, || async {
+                    cfg.get_state(f).await.filter(|&(t, _)| t >= term)
+                })
+                .await;
+            let Some((f_term, _)) = learned else {
+                panic!("server {f} did not learn term {term} from leader {leader} within 1 s")
+            };
+            cfg.crash1(f);
+            cfg.start1(f);
+            let (back, _) = cfg.get_state(f).await.unwrap_or_default();
+            if back < f_term {
+                panic!(
+                    "server {f} was in term {f_term} when it crashed, and restarted in term {back}: \
+                 currentTerm is persistent (Figure 2), also when only a leader's heartbeat \
+                 raised it"
+                );
+            }
+            cfg.partition(&[&[0, 1, 2]]);
+            cfg.one(random_cmd(), 3, true).await;
+        },
+    );
+}
