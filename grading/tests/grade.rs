@@ -21,7 +21,7 @@ fn skeleton_gets_zero_with_messages() {
     let s = grade("skeleton", Some(&repo()), &[]).summary;
     assert_eq!(s["score"], 0.0, "{s}");
     let r = reasons(&s);
-    assert_eq!(r.len(), 3);
+    assert_eq!(r.len(), 4);
     assert!(
         r.iter()
             .all(|m| m.contains("expected one leader, got none")),
