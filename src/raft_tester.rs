@@ -18,6 +18,12 @@ use tokio::time::{Instant, sleep};
 /// The election timeout the tests reason with (Go's `RaftElectionTimeout`).
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
 
+/// The shortest election timeout the lab text allows: the timer tests rely on it.
+pub const MIN_ELECTION_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The longest election timeout the lab text allows: the timer tests rely on it.
+pub const MAX_ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
+
 /// How often the snapshotting applier asks Raft to snapshot (every this many entries).
 pub const SNAPSHOT_INTERVAL: u64 = 10;
 
@@ -412,6 +418,45 @@ impl Config {
         if let Some(name) = st.end_names[from].get(to) {
             self.net.enable(name, up);
         }
+    }
+
+    /// The name of the end peer `from` calls peer `to` on (its current incarnation).
+    fn end_name(&self, from: usize, to: usize) -> String {
+        self.lock().end_names[from]
+            .get(to)
+            .cloned()
+            .unwrap_or_else(|| panic!("server {from} has no end to server {to}: is it running?"))
+    }
+
+    /// Holds back the calls peer `from` makes to peer `to` from now on (`true`), or lets every
+    /// held one go (`false`). Held calls leave in order when let go; a restart of `from` drops
+    /// the hold with the old ends.
+    pub fn hold(&self, from: usize, to: usize, yes: bool) {
+        tracing::info!(target: "tester", "hold {} -> {} {yes}", server_name(from), server_name(to));
+        self.net.hold(&self.end_name(from, to), yes);
+    }
+
+    /// Lets the `n` oldest held calls from `from` to `to` go; returns how many went.
+    pub fn release(&self, from: usize, to: usize, n: usize) -> usize {
+        tracing::info!(target: "tester", "release {n} {} -> {}", server_name(from), server_name(to));
+        self.net.release(&self.end_name(from, to), n)
+    }
+
+    /// How many calls from `from` to `to` wait in the hold.
+    pub fn held(&self, from: usize, to: usize) -> usize {
+        self.net.held_count(&self.end_name(from, to))
+    }
+
+    /// Starts (forgetting earlier ones) or stops recording the requests `from` delivers to `to`.
+    pub fn record(&self, from: usize, to: usize, yes: bool) {
+        self.net.record(&self.end_name(from, to), yes);
+    }
+
+    /// Delivers a copy of every recorded request from `from` to `to` again, in order, dropping
+    /// the replies: a network that duplicates messages. Returns how many were delivered.
+    pub async fn replay(&self, from: usize, to: usize) -> usize {
+        tracing::info!(target: "tester", "replay {} -> {}", server_name(from), server_name(to));
+        self.net.replay(&self.end_name(from, to)).await
     }
 
     /// Splits the peers into `groups`: peers of one group reach each other, and no one else. A peer

@@ -1,7 +1,11 @@
 //! Lab 2A: leader election. `cargo test 2a` runs these.
 
-use raftlab::raft_tester::{ELECTION_TIMEOUT, raft_test};
-use tokio::time::sleep;
+use std::time::Duration;
+
+use raftlab::raft_tester::{
+    Config, ELECTION_TIMEOUT, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, raft_test, random_cmd,
+};
+use tokio::time::{Instant, sleep};
 
 #[test]
 fn initial_election_2a() {
@@ -10,7 +14,7 @@ fn initial_election_2a() {
         cfg.check_one_leader().await;
         // Sleep a bit to avoid racing with followers learning of the election, then check that
         // all peers agree on the term.
-        sleep(std::time::Duration::from_millis(50)).await;
+        sleep(Duration::from_millis(50)).await;
         let term1 = cfg.check_terms().await;
         assert!(term1 >= 1, "term is {term1}, but should be at least 1");
         // Does the leader and term stay the same if there is no network failure?
@@ -130,6 +134,231 @@ fn leader_yields_to_higher_term_2a() {
             }
             cfg.connect(f);
             cfg.check_one_leader().await;
+        },
+    );
+}
+
+/// Polls `probe` every millisecond for at most `limit`; the time and value of its first `Some`.
+async fn first_time<T, F, Fut>(limit: Duration, mut probe: F) -> Option<(Instant, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return Some((Instant::now(), v));
+        }
+        if t0.elapsed() >= limit {
+            return None;
+        }
+        sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The term of peer `i` (0 if it is crashed).
+async fn term_of(cfg: &Config, i: usize) -> u64 {
+    cfg.get_state(i).await.map_or(0, |s| s.0)
+}
+
+/// Cuts every link into and out of `i` but the one from `i` to `to`, which holds its calls.
+fn isolate_but_held(cfg: &Config, i: usize, to: usize) {
+    cfg.hold(i, to, true);
+    for j in (0..cfg.n()).filter(|&j| j != i) {
+        cfg.link(j, i, false);
+        cfg.link(i, j, j == to);
+    }
+}
+
+/// A vote counts only in the election it was asked for. A candidate that reaches one peer,
+/// and only late, gets that peer's grant of an earlier election while it stands again: the
+/// grant must not make it leader.
+#[test]
+fn late_vote_does_not_count_2a() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2A a late vote does not count",
+        |cfg| async move {
+            let leader = cfg.check_one_leader().await;
+            let term0 = term_of(&cfg, leader).await;
+            let (c, v) = ((leader + 1) % 3, (leader + 2) % 3);
+            isolate_but_held(&cfg, c, v);
+            // c stands twice: its oldest held request is then of an election it has given up.
+            let limit = 10 * ELECTION_TIMEOUT;
+            let stood = cfg
+                .wait_until(limit, || async {
+                    (term_of(&cfg, c).await >= term0 + 2 && cfg.held(c, v) >= 2).then_some(())
+                })
+                .await;
+            assert!(
+                stood.is_some(),
+                "server {c}, cut off, did not stand for election twice within {limit:?}"
+            );
+            let term = term_of(&cfg, c).await;
+            // v grants that old request: its term is lower and c's log is as up-to-date as its own.
+            cfg.release(c, v, 1);
+            let led = first_time(ELECTION_TIMEOUT / 2, || async {
+                cfg.get_state(c).await.filter(|s| s.1).map(|s| s.0)
+            })
+            .await;
+            if let Some((_, t)) = led {
+                panic!(
+                    "server {c} became leader of term {t}, cut off from all but server {v}, which \
+                 had only granted its request of an earlier term (c stood in term {term} or \
+                 later): count a vote only if the reply answers a request of the current term"
+                );
+            }
+            cfg.hold(c, v, false);
+            for i in 0..3 {
+                cfg.connect(i);
+            }
+            cfg.check_one_leader().await;
+        },
+    );
+}
+
+/// Granting a vote restarts the election timer (Figure 2, rules for followers). A server that
+/// has just started (so its timer started then) grants a vote just before the shortest timeout
+/// the lab allows, and then hears nothing: it must wait at least that timeout again before it
+/// stands. Several rounds, as one round catches a timer that is not restarted only when that
+/// timer was drawn short.
+#[test]
+fn vote_restarts_timer_2a() {
+    raft_test(
+        5,
+        false,
+        false,
+        "2A granting a vote restarts the timer",
+        |cfg| async move {
+            let leader = cfg.check_one_leader().await;
+            let (c, v) = ((leader + 1) % 5, (leader + 2) % 5);
+            // c stands again and again, alone; its requests to v wait in the hold.
+            isolate_but_held(&cfg, c, v);
+            // v is down between rounds, so that the terms it has seen stay known.
+            let mut seen = term_of(&cfg, v).await;
+            cfg.crash1(v);
+            for round in 0..8 {
+                // A request from c newer than any term v has seen waits in the hold.
+                let limit = 10 * ELECTION_TIMEOUT;
+                let ready = cfg
+                    .wait_until(limit, || async {
+                        (term_of(&cfg, c).await > seen && cfg.held(c, v) > 0).then_some(())
+                    })
+                    .await;
+                assert!(
+                    ready.is_some(),
+                    "server {c}, cut off, did not stand for election within {limit:?}"
+                );
+                // v restarts alone: its election timer starts now.
+                cfg.start1(v);
+                cfg.link(c, v, true);
+                let started = Instant::now();
+                let before = term_of(&cfg, v).await;
+                sleep(MIN_ELECTION_TIMEOUT - Duration::from_millis(2)).await;
+                let now = term_of(&cfg, v).await;
+                assert!(
+                    now == before,
+                    "round {round}: server {v} stood for election (term {now}) {:?} after it \
+                 started, before the shortest election timeout the lab allows \
+                 ({MIN_ELECTION_TIMEOUT:?})",
+                    started.elapsed()
+                );
+                let granted = Instant::now();
+                cfg.release(c, v, usize::MAX);
+                sleep(Duration::from_millis(1)).await;
+                let term = term_of(&cfg, v).await;
+                assert!(
+                    term > before,
+                    "round {round}: server {v} (term {before}) did not take up the vote request \
+                 of server {c} (term {})",
+                    term_of(&cfg, c).await
+                );
+                let limit = 2 * MAX_ELECTION_TIMEOUT;
+                let Some((at, t)) = first_time(limit, || async {
+                    Some(term_of(&cfg, v).await).filter(|&t| t > term)
+                })
+                .await
+                else {
+                    panic!(
+                        "round {round}: server {v} heard from no one for {limit:?} and did not \
+                     stand for election (the longest timeout the lab allows is \
+                     {MAX_ELECTION_TIMEOUT:?})"
+                    );
+                };
+                cfg.crash1(v);
+                seen = t;
+                let after = at - granted;
+                if after < MIN_ELECTION_TIMEOUT {
+                    panic!(
+                        "round {round}: server {v} granted server {c} its vote in term {term}, heard \
+                     nothing more, and stood for election (term {t}) only {after:?} later, \
+                     sooner than the shortest election timeout the lab allows \
+                     ({MIN_ELECTION_TIMEOUT:?}): granting a vote restarts the election timer"
+                    );
+                }
+            }
+            cfg.hold(c, v, false);
+            for i in 0..5 {
+                cfg.connect(i);
+            }
+            cfg.check_one_leader().await;
+        },
+    );
+}
+
+/// Refusing a vote leaves the election timer alone (Figure 2; only a granted vote restarts it).
+/// A server whose log is behind asks, again and again, for the vote of the one other server
+/// left, which refuses: that server must still stand within the longest election timeout the
+/// lab allows, although a refused request reaches it more often than the shortest timeout.
+#[test]
+fn refused_vote_keeps_timer_2a() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2A refusing a vote keeps the timer",
+        |cfg| async move {
+            let leader = cfg.check_one_leader().await;
+            let (s, u) = ((leader + 1) % 3, (leader + 2) % 3);
+            // s falls behind, then stands again and again alone; its requests to u wait.
+            cfg.disconnect(s);
+            cfg.one(random_cmd(), 2, false).await;
+            isolate_but_held(&cfg, s, u);
+            const SPACING: Duration = Duration::from_millis(150);
+            let rounds = (MAX_ELECTION_TIMEOUT.as_millis() / SPACING.as_millis() + 2) as usize;
+            let limit = (rounds as u32 + 2) * MAX_ELECTION_TIMEOUT;
+            let ready = cfg
+                .wait_until(limit, || async { (cfg.held(s, u) >= rounds).then_some(()) })
+                .await;
+            assert!(
+                ready.is_some(),
+                "server {s}, cut off, did not stand for election {rounds} times within {limit:?}"
+            );
+            // u's leader is gone; from now on u hears only s's requests, one every SPACING.
+            cfg.crash1(leader);
+            let gone = Instant::now();
+            let mut last = term_of(&cfg, u).await;
+            for _ in 0..rounds {
+                let stood = first_time(SPACING, || async {
+                    Some(term_of(&cfg, u).await).filter(|&t| t > last)
+                })
+                .await;
+                if stood.is_some() {
+                    return; // u stood for election
+                }
+                cfg.release(s, u, 1);
+                sleep(Duration::from_millis(1)).await;
+                last = term_of(&cfg, u).await;
+            }
+            panic!(
+                "server {u} lost its leader and for {:?} heard only the vote requests of server {s} \
+             (one every {SPACING:?}), whose log is behind, and did not stand for election: \
+             refusing a vote must not restart the election timer (the longest timeout the lab \
+             allows is {MAX_ELECTION_TIMEOUT:?})",
+                gone.elapsed()
+            );
         },
     );
 }

@@ -10,7 +10,7 @@
 //! round trip always takes virtual time, as it takes real time in Go. Without it, code that loops
 //! over RPCs (a client issuing operations back to back) would stop the virtual clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,6 +68,7 @@ struct State {
     long_delays: bool,
     long_reordering: bool,
     ends: Vec<EndState>,
+    next_ticket: u64,
     end_ids: BTreeMap<String, usize>,
     servers: BTreeMap<String, (Arc<str>, Server)>,
     rng: StdRng,
@@ -76,6 +77,13 @@ struct State {
 struct EndState {
     enabled: bool,
     server: Option<String>,
+    /// Whether new calls are held back before they leave (see [`Network::hold`]).
+    holding: bool,
+    /// Tickets of the calls waiting in the hold, oldest first, and those let go but not yet gone.
+    held: BTreeSet<u64>,
+    let_go: BTreeSet<u64>,
+    /// Requests delivered while recording, for [`Network::replay`].
+    recorded: Option<Vec<(Arc<str>, Vec<u8>)>>,
 }
 
 /// The calling side of a connection: one end, connected to at most one server.
@@ -104,6 +112,7 @@ impl Network {
                     long_delays: false,
                     long_reordering: false,
                     ends: Vec::new(),
+                    next_ticket: 0,
                     end_ids: BTreeMap::new(),
                     servers: BTreeMap::new(),
                     rng: sim::new_rng(),
@@ -132,6 +141,10 @@ impl Network {
         st.ends.push(EndState {
             enabled: false,
             server: None,
+            holding: false,
+            held: BTreeSet::new(),
+            let_go: BTreeSet::new(),
+            recorded: None,
         });
         st.end_ids.insert(name, id);
         ClientEnd {
@@ -194,6 +207,124 @@ impl Network {
         self.state().long_reordering = yes;
     }
 
+    /// Holds back the calls made on `end` from now on (`true`), or lets them all go (`false`). A
+    /// held call waits before it leaves, and looks up its route only when let go: the tester's
+    /// way to deliver a request late, after what was sent since. The calls keep their order.
+    pub fn hold(&self, end: &str, yes: bool) {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        let e = &mut st.ends[id];
+        e.holding = yes;
+        if !yes {
+            let held = std::mem::take(&mut e.held);
+            e.let_go.extend(held);
+        }
+        drop(st);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Lets the `n` oldest calls held on `end` go on (fewer if fewer wait); returns how many.
+    pub fn release(&self, end: &str, n: usize) -> usize {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        let e = &mut st.ends[id];
+        let go: Vec<u64> = e.held.iter().take(n).copied().collect();
+        for t in &go {
+            e.held.remove(t);
+            e.let_go.insert(*t);
+        }
+        drop(st);
+        self.inner.changed.notify_waiters();
+        go.len()
+    }
+
+    /// How many calls wait in the hold of `end`.
+    pub fn held_count(&self, end: &str) -> usize {
+        let st = self.state();
+        st.ends[Self::end_id(&st, end)].held.len()
+    }
+
+    /// Starts (`true`, forgetting what was kept) or stops recording the requests delivered on
+    /// `end`, for [`Network::replay`].
+    pub fn record(&self, end: &str, yes: bool) {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        st.ends[id].recorded = yes.then(Vec::new);
+    }
+
+    /// Delivers a copy of every request recorded on `end` again, in order, to the end's server,
+    /// as a network that duplicates messages would; the replies are dropped. Must be called
+    /// outside any node (by the tester). Returns how many copies were delivered: none while the
+    /// end cannot reach its server.
+    pub async fn replay(&self, end: &str) -> usize {
+        let (id, calls) = {
+            let st = self.state();
+            let id = Self::end_id(&st, end);
+            (id, st.ends[id].recorded.clone().unwrap_or_default())
+        };
+        let mut delivered = 0;
+        for (method, request) in calls {
+            let Some((name, server)) = self.route(id).reachable else {
+                break;
+            };
+            let Ok(dispatch) = server.dispatch(&method, &request) else {
+                continue;
+            };
+            let node = dispatch.node;
+            sim::trace_event(
+                EventKind::Deliver,
+                Arc::from(end),
+                name,
+                method,
+                &request,
+                node.id(),
+            );
+            let (tx, rx) = oneshot::channel();
+            let reply = dispatch.reply;
+            node.spawn_at(
+                async move {
+                    let _ = tx.send(reply.await);
+                },
+                dispatch.loc,
+            );
+            // The handler may wait (for a commit, say); the copy's reply is dropped either way.
+            let _ = tokio::time::timeout(ms(100), rx).await;
+            delivered += 1;
+        }
+        delivered
+    }
+
+    /// Waits while the call with a fresh ticket is held on `end`; at once when `end` holds nothing.
+    async fn pass_hold(&self, end: usize) {
+        let ticket = {
+            let mut st = self.state();
+            if !st.ends[end].holding {
+                return;
+            }
+            let t = st.next_ticket;
+            st.next_ticket += 1;
+            st.ends[end].held.insert(t);
+            t
+        };
+        // Forget the ticket if the caller gives up (its node crashed, or it was dropped).
+        struct Ticket<'a>(&'a Network, usize, u64);
+        impl Drop for Ticket<'_> {
+            fn drop(&mut self) {
+                let mut st = self.0.state();
+                st.ends[self.1].held.remove(&self.2);
+                st.ends[self.1].let_go.remove(&self.2);
+            }
+        }
+        let _ticket = Ticket(self, end, ticket);
+        loop {
+            let changed = self.inner.changed.notified();
+            if self.state().ends[end].let_go.contains(&ticket) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     /// Total number of calls made on this network.
     pub fn rpc_count(&self) -> u64 {
         self.inner.rpcs.load(Relaxed)
@@ -225,6 +356,12 @@ impl Network {
             reliable: st.reliable,
             long_delays: st.long_delays,
             long_reordering: st.long_reordering,
+        }
+    }
+
+    fn keep_record(&self, end: usize, method: &Arc<str>, request: &[u8]) {
+        if let Some(r) = self.state().ends[end].recorded.as_mut() {
+            r.push((method.clone(), request.to_vec()));
         }
     }
 
@@ -285,6 +422,7 @@ impl ClientEnd {
     async fn call_bytes(&self, method: &str, request: Vec<u8>) -> Result<Vec<u8>, RpcError> {
         let net = &self.net;
         let caller = Node::current().id();
+        net.pass_hold(self.id).await;
         net.inner.rpcs.fetch_add(1, Relaxed);
         net.inner.bytes.fetch_add(request.len() as u64, Relaxed);
         let route = net.route(self.id);
@@ -331,6 +469,7 @@ impl ClientEnd {
         }
 
         let dispatch = server.dispatch(method, &request).map_err(misuse)?;
+        net.keep_record(self.id, &what, &request);
         let server_node = dispatch.node;
         sim::trace_event(
             EventKind::Deliver,
