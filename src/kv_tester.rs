@@ -248,6 +248,34 @@ impl KvConfig {
         }
     }
 
+    /// Size of server `i`'s saved Raft state, in bytes.
+    pub fn raft_state_size(&self, i: usize) -> usize {
+        self.lock().saved[i].raft_state_size()
+    }
+
+    /// Holds back the replies of server `to` to clerk `id` (`true`) until let go (`false`); a
+    /// held reply is lost if the clerk is cut off from `to` meanwhile.
+    pub fn hold_client_replies(&self, id: u64, to: usize, yes: bool) {
+        let name = self
+            .lock()
+            .clerk_ends
+            .get(&id)
+            .map(|names| names[to].clone());
+        if let Some(name) = name {
+            self.net.hold_replies(&name, yes);
+        }
+    }
+
+    /// How many replies of server `to` to clerk `id` wait in the hold.
+    pub fn client_replies_held(&self, id: u64, to: usize) -> usize {
+        let name = self
+            .lock()
+            .clerk_ends
+            .get(&id)
+            .map(|names| names[to].clone());
+        name.map_or(0, |n| self.net.replies_held(&n))
+    }
+
     /// Connects server `i` with the servers `to` (both directions).
     pub fn connect(&self, i: usize, to: &[usize]) {
         let st = self.lock();

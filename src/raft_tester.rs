@@ -447,7 +447,8 @@ impl Config {
         self.net.held_count(&self.end_name(from, to))
     }
 
-    /// Starts (forgetting earlier ones) or stops recording the requests `from` delivers to `to`.
+    /// Starts (forgetting earlier ones) or stops (keeping them) recording the requests `from`
+    /// delivers to `to`.
     pub fn record(&self, from: usize, to: usize, yes: bool) {
         self.net.record(&self.end_name(from, to), yes);
     }

@@ -1,10 +1,13 @@
 //! Lab 3B: the key/value service with snapshots (maxraftstate 1000). `cargo test 3b` runs these.
 //! Every test also checks that the history of all its operations is linearizable.
 
+use std::time::Duration;
+
+use labrpc::sim;
 use raftlab::kv_tester::{
     ELECTION_TIMEOUT, Generic, KvConfig, check, generic_test, kv_test, speed_test,
 };
-use tokio::time::sleep;
+use tokio::time::{Instant, sleep};
 
 const MAX_RAFT_STATE: usize = 1000;
 
@@ -164,5 +167,75 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, partitions, snapshots, random keys, many clients",
         |cfg| generic_test(cfg, Generic::new(15, true, true, true)),
+    );
+}
+
+/// The duplicate table survives a restart from a snapshot. An append takes effect but its reply
+/// is lost, so its clerk retries; meanwhile every server snapshots past the append and
+/// restarts. The retry must not apply the append again: what a server knows of the requests it
+/// has executed must be in its snapshot, along with the data.
+#[test]
+fn snapshot_keeps_duplicates_3b() {
+    kv_test(
+        3,
+        false,
+        Some(MAX_RAFT_STATE),
+        "3B the duplicate table survives a restart",
+        |cfg| async move {
+            let mut ck = cfg.make_client(&cfg.all());
+            ck.put("k", "").await;
+            let limit = 5 * ELECTION_TIMEOUT;
+            let t0 = Instant::now();
+            let leader = loop {
+                if let Some(l) = cfg.leader().await {
+                    break l;
+                }
+                assert!(t0.elapsed() < limit, "no leader within {limit:?}");
+                sleep(Duration::from_millis(10)).await;
+            };
+            // The leader's reply to the append is held back, so that it can be lost.
+            let mut late = cfg.make_client(&cfg.all());
+            let id = late.id();
+            cfg.hold_client_replies(id, leader, true);
+            let append = sim::spawn(async move { late.append("k", "x").await });
+            let t1 = Instant::now();
+            while cfg.client_replies_held(id, leader) == 0 {
+                assert!(
+                    t1.elapsed() < limit,
+                    "server {leader}, the leader, did not answer an append within {limit:?}"
+                );
+                sleep(Duration::from_millis(1)).await;
+            }
+            cfg.disconnect_client(id, &cfg.all());
+            cfg.hold_client_replies(id, leader, false);
+            check(&mut ck, "k", "x").await;
+            // Enough puts that every server snapshots past the append, then all restart.
+            let filler = "f".repeat(100);
+            for i in 0..4 * MAX_RAFT_STATE / filler.len() {
+                ck.put(&format!("f{i}"), &filler).await;
+            }
+            sleep(ELECTION_TIMEOUT).await;
+            for i in cfg.all() {
+                cfg.shutdown_server(i);
+            }
+            for i in cfg.all() {
+                cfg.start_server(i);
+            }
+            cfg.connect_all();
+            cfg.connect_client(id, &cfg.all());
+            assert!(
+                tokio::time::timeout(limit, append).await.is_ok(),
+                "the clerk's append, retried after every server restarted, did not complete \
+                 within {limit:?}"
+            );
+            let v = ck.get("k").await;
+            if v != "x" {
+                panic!(
+                    "Get(k) returned {v:?}, expected \"x\": an append whose reply was lost took \
+                     effect again when its clerk retried it after every server had restarted \
+                     from a snapshot taken after it; the snapshot must hold the duplicate table"
+                );
+            }
+        },
     );
 }

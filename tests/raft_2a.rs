@@ -336,21 +336,21 @@ fn refused_vote_keeps_timer_2a() {
                 ready.is_some(),
                 "server {s}, cut off, did not stand for election {rounds} times within {limit:?}"
             );
+            // A call from u (a follower makes none) means u stood; it waits in the hold.
+            cfg.hold(u, s, true);
+            cfg.link(u, s, true);
             // u's leader is gone; from now on u hears only s's requests, one every SPACING.
             cfg.crash1(leader);
             let gone = Instant::now();
-            let mut last = term_of(&cfg, u).await;
             for _ in 0..rounds {
-                let stood = first_time(SPACING, || async {
-                    Some(term_of(&cfg, u).await).filter(|&t| t > last)
-                })
-                .await;
+                let stood =
+                    first_time(SPACING, || async { (cfg.held(u, s) > 0).then_some(()) }).await;
                 if stood.is_some() {
-                    return; // u stood for election
+                    cfg.hold(u, s, false);
+                    cfg.hold(s, u, false);
+                    return;
                 }
                 cfg.release(s, u, 1);
-                sleep(Duration::from_millis(1)).await;
-                last = term_of(&cfg, u).await;
             }
             panic!(
                 "server {u} lost its leader and for {:?} heard only the vote requests of server {s} \

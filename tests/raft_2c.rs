@@ -616,3 +616,46 @@ fn term_survives_crash_2c() {
         },
     );
 }
+
+/// A duplicated AppendEntries changes nothing (Figure 2, AppendEntries rule 3: delete entries
+/// only where they conflict). The network delivers again, late, the requests that carried an
+/// entry to a follower; by then that follower has acknowledged two more entries, committed by
+/// it and the leader alone. The copies must not cut those entries off: once the leader crashes,
+/// the follower must still hold them.
+#[test]
+fn duplicate_append_2c() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2C a duplicated append changes nothing",
+        |cfg| async move {
+            cfg.one(random_cmd(), 3, true).await;
+            let leader = cfg.check_one_leader().await;
+            let (f, g) = ((leader + 1) % 3, (leader + 2) % 3);
+            cfg.record(leader, f, true);
+            let first = cfg.one(random_cmd(), 3, true).await;
+            cfg.record(leader, f, false);
+            cfg.disconnect(g);
+            let last = cfg.one(random_cmd(), 2, true).await;
+            cfg.one(random_cmd(), 2, true).await;
+            let copies = cfg.replay(leader, f).await;
+            assert!(
+                copies > 0,
+                "the tester recorded no request from leader {leader} to server {f} while index \
+             {first} was agreed"
+            );
+            // f alone holds the last entries now; with g it must agree on a next one after them.
+            cfg.crash1(leader);
+            cfg.connect(g);
+            let index = cfg.one(random_cmd(), 2, true).await;
+            assert!(
+                index > last,
+                "after copies of the requests that carried index {first} reached server {f}, the \
+             next command went to index {index}, below the entries it had acknowledged (up to \
+             {})",
+                last + 1
+            );
+        },
+    );
+}

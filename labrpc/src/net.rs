@@ -82,8 +82,12 @@ struct EndState {
     /// Tickets of the calls waiting in the hold, oldest first, and those let go but not yet gone.
     held: BTreeSet<u64>,
     let_go: BTreeSet<u64>,
-    /// Requests delivered while recording, for [`Network::replay`].
-    recorded: Option<Vec<(Arc<str>, Vec<u8>)>>,
+    /// Whether replies are held back on their way to the caller, and how many wait.
+    holding_replies: bool,
+    replies_held: usize,
+    /// Whether delivered requests are kept, and those kept, for [`Network::replay`].
+    recording: bool,
+    recorded: Vec<(Arc<str>, Vec<u8>)>,
 }
 
 /// The calling side of a connection: one end, connected to at most one server.
@@ -144,7 +148,10 @@ impl Network {
             holding: false,
             held: BTreeSet::new(),
             let_go: BTreeSet::new(),
-            recorded: None,
+            holding_replies: false,
+            replies_held: 0,
+            recording: false,
+            recorded: Vec::new(),
         });
         st.end_ids.insert(name, id);
         ClientEnd {
@@ -244,12 +251,56 @@ impl Network {
         st.ends[Self::end_id(&st, end)].held.len()
     }
 
-    /// Starts (`true`, forgetting what was kept) or stops recording the requests delivered on
-    /// `end`, for [`Network::replay`].
+    /// Holds back the replies to calls on `end` (`true`) until let go (`false`): a held reply
+    /// waits on its way back, and is lost if the end is disabled meanwhile. The tester's way to
+    /// lose the reply to a request that has taken effect.
+    pub fn hold_replies(&self, end: &str, yes: bool) {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        st.ends[id].holding_replies = yes;
+        drop(st);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// How many replies to calls on `end` wait in its hold.
+    pub fn replies_held(&self, end: &str) -> usize {
+        let st = self.state();
+        st.ends[Self::end_id(&st, end)].replies_held
+    }
+
+    /// Waits while replies on `end` are held and the end is enabled.
+    async fn pass_reply_hold(&self, end: usize) {
+        let held = |st: &State| st.ends[end].holding_replies && st.ends[end].enabled;
+        if !held(&self.state()) {
+            return;
+        }
+        struct Waiting<'a>(&'a Network, usize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.state().ends[self.1].replies_held -= 1;
+            }
+        }
+        self.state().ends[end].replies_held += 1;
+        let _waiting = Waiting(self, end);
+        loop {
+            let changed = self.inner.changed.notified();
+            if !held(&self.state()) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Starts (`true`, forgetting what was kept) or stops (`false`, keeping it) recording the
+    /// requests delivered on `end`, for [`Network::replay`].
     pub fn record(&self, end: &str, yes: bool) {
         let mut st = self.state();
         let id = Self::end_id(&st, end);
-        st.ends[id].recorded = yes.then(Vec::new);
+        let e = &mut st.ends[id];
+        if yes {
+            e.recorded.clear();
+        }
+        e.recording = yes;
     }
 
     /// Delivers a copy of every request recorded on `end` again, in order, to the end's server,
@@ -260,7 +311,7 @@ impl Network {
         let (id, calls) = {
             let st = self.state();
             let id = Self::end_id(&st, end);
-            (id, st.ends[id].recorded.clone().unwrap_or_default())
+            (id, st.ends[id].recorded.clone())
         };
         let mut delivered = 0;
         for (method, request) in calls {
@@ -360,8 +411,10 @@ impl Network {
     }
 
     fn keep_record(&self, end: usize, method: &Arc<str>, request: &[u8]) {
-        if let Some(r) = self.state().ends[end].recorded.as_mut() {
-            r.push((method.clone(), request.to_vec()));
+        let mut st = self.state();
+        let e = &mut st.ends[end];
+        if e.recording {
+            e.recorded.push((method.clone(), request.to_vec()));
         }
     }
 
@@ -522,6 +575,9 @@ impl ClientEnd {
                 }
             }
         };
+        if let Some(Ok(_)) = reply {
+            net.pass_reply_hold(self.id).await;
+        }
         let reply = match reply {
             Some(Ok(bytes)) if !dead() => bytes,
             Some(Err(m)) => return Err(misuse(m)),
