@@ -453,6 +453,11 @@ impl Config {
         self.net.record(&self.end_name(from, to), yes);
     }
 
+    /// The methods of the requests recorded from `from` to `to`, in delivery order.
+    pub fn recorded(&self, from: usize, to: usize) -> Vec<String> {
+        self.net.recorded_methods(&self.end_name(from, to))
+    }
+
     /// Delivers a copy of every recorded request from `from` to `to` again, in order, dropping
     /// the replies: a network that duplicates messages. Returns how many were delivered.
     pub async fn replay(&self, from: usize, to: usize) -> usize {

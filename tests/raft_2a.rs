@@ -362,3 +362,60 @@ fn refused_vote_keeps_timer_2a() {
         },
     );
 }
+
+/// A new leader sends heartbeats at once (Figure 2, rules for leaders: upon election), so that
+/// the other candidates and the followers learn of it before their timers run out. Five
+/// elections in a row: within 10 ms of winning, the leader must have called every peer it can
+/// reach with something other than the vote request it stood with.
+#[test]
+fn first_heartbeat_at_once_2a() {
+    raft_test(
+        3,
+        false,
+        false,
+        "2A a new leader's first heartbeat",
+        |cfg| async move {
+            let mut leader = cfg.check_one_leader().await;
+            for round in 0..5 {
+                let term = term_of(&cfg, leader).await;
+                let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+                for &i in &others {
+                    for &j in &others {
+                        if i != j {
+                            cfg.record(i, j, true);
+                        }
+                    }
+                }
+                cfg.disconnect(leader);
+                let limit = 10 * ELECTION_TIMEOUT;
+                let Some((_, new)) = first_time(limit, || async {
+                    for &i in &others {
+                        if cfg.get_state(i).await.is_some_and(|s| s.1 && s.0 > term) {
+                            return Some(i);
+                        }
+                    }
+                    None
+                })
+                .await
+                else {
+                    panic!(
+                        "round {round}: no new leader within {limit:?} of leader {leader}'s loss"
+                    );
+                };
+                sleep(Duration::from_millis(10)).await;
+                let peer = others[0] + others[1] - new;
+                let calls = cfg.recorded(new, peer);
+                let first = calls.first().cloned().unwrap_or_default();
+                if !calls.iter().any(|m| *m != first) {
+                    panic!(
+                        "round {round}: server {new} won an election and, 10 ms later, had called \
+                     server {peer} only with {calls:?}: upon election, a leader sends a \
+                     heartbeat (an empty AppendEntries) to every peer at once"
+                    );
+                }
+                cfg.connect(leader);
+                leader = cfg.check_one_leader().await;
+            }
+        },
+    );
+}

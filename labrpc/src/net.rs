@@ -303,6 +303,13 @@ impl Network {
         e.recording = yes;
     }
 
+    /// The methods of the requests recorded on `end`, in the order they were delivered.
+    pub fn recorded_methods(&self, end: &str) -> Vec<String> {
+        let st = self.state();
+        let e = &st.ends[Self::end_id(&st, end)];
+        e.recorded.iter().map(|(m, _)| m.to_string()).collect()
+    }
+
     /// Delivers a copy of every request recorded on `end` again, in order, to the end's server,
     /// as a network that duplicates messages would; the replies are dropped. Must be called
     /// outside any node (by the tester). Returns how many copies were delivered: none while the
