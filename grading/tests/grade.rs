@@ -12,8 +12,8 @@ use common::{grade, raft_new_does, reasons, repo, submission};
 fn reference_gets_full_score() {
     let s = grade("reference", None, &[]).summary;
     assert_eq!(s["build_ok"], true);
-    assert_eq!(s["score"], 20.0, "{s}");
-    assert_eq!(s["max_score"], 20.0);
+    assert_eq!(s["score"], 32.0, "{s}");
+    assert_eq!(s["max_score"], 32.0);
 }
 
 #[test]
@@ -21,7 +21,7 @@ fn skeleton_gets_zero_with_messages() {
     let s = grade("skeleton", Some(&repo()), &[]).summary;
     assert_eq!(s["score"], 0.0, "{s}");
     let r = reasons(&s);
-    assert_eq!(r.len(), 4);
+    assert_eq!(r.len(), 8);
     assert!(
         r.iter()
             .all(|m| m.contains("expected one leader, got none")),

@@ -276,7 +276,7 @@ fn the_sandbox_holds() {
     assert_zero(&g, "out of memory");
     // And the next honest grading still gets full score.
     let g = grade("h-after", None, &[]);
-    assert_eq!(g.summary["score"], 20.0, "{}", g.summary);
+    assert_eq!(g.summary["score"], 32.0, "{}", g.summary);
 }
 
 /// Puts another student's submission, with a secret in it, where the grader's user can read it;
@@ -301,5 +301,5 @@ fn an_endless_build_is_cut_and_releases_the_lock() {
     assert_no_leftovers();
     // The lock is free again: the next grading starts and completes.
     let g = grade("h-const-eval-after", None, &[]);
-    assert_eq!(g.summary["score"], 20.0, "{}", g.summary);
+    assert_eq!(g.summary["score"], 32.0, "{}", g.summary);
 }

@@ -479,3 +479,116 @@ fn mismatched_types_fail_the_run() {
     .unwrap_err();
     assert!(err.to_string().contains("could not be decoded as"), "{err}");
 }
+
+/// A server that counts the calls its `Count` method gets, on its own node.
+fn counting_server(count: Arc<AtomicU64>) -> Server {
+    Node::new("counting").enter(|| {
+        let s = Server::new();
+        s.add_service(Service::new("C").method("Count", move |x: u64| {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                x
+            }
+        }));
+        s
+    })
+}
+
+#[test]
+fn held_calls_wait_and_leave_in_order() {
+    run(|| async {
+        let net = Network::new();
+        let count = Arc::new(AtomicU64::new(0));
+        net.add_server("server", counting_server(count.clone()));
+        let end = net.make_end("end");
+        net.connect("end", "server");
+        net.enable("end", true);
+        net.hold("end", true);
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut calls = Vec::new();
+        for i in 0..3u64 {
+            let (end, order) = (end.clone(), order.clone());
+            calls.push(sim::spawn(async move {
+                let r: u64 = end.call("C.Count", &i).await.unwrap();
+                order.lock().unwrap().push(r);
+            }));
+            sleep(Duration::from_millis(1)).await;
+        }
+        sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            0,
+            "a held call reached the server"
+        );
+        assert_eq!(net.held_count("end"), 3);
+        assert_eq!(net.release("end", 1), 1);
+        sleep(Duration::from_millis(10)).await;
+        assert_eq!(*order.lock().unwrap(), vec![0]);
+        assert_eq!(net.held_count("end"), 2);
+        // Letting the hold go lets the rest go, in order; new calls pass at once.
+        net.hold("end", false);
+        for c in calls {
+            c.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
+        assert_eq!(end.call::<u64, u64>("C.Count", &7).await, Ok(7));
+        assert_eq!(net.release("end", 5), 0);
+    });
+}
+
+#[test]
+fn held_replies_wait_and_are_lost_when_the_end_is_cut() {
+    run(|| async {
+        let net = Network::new();
+        let count = Arc::new(AtomicU64::new(0));
+        net.add_server("server", counting_server(count.clone()));
+        let end = net.make_end("end");
+        net.connect("end", "server");
+        net.enable("end", true);
+        net.hold_replies("end", true);
+        let e = end.clone();
+        let call = sim::spawn(async move { e.call::<u64, u64>("C.Count", &1).await });
+        sleep(Duration::from_millis(300)).await;
+        // The request took effect; its reply waits.
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(net.replies_held("end"), 1);
+        net.enable("end", false);
+        assert_eq!(call.await.unwrap(), Err(RpcError::Unreachable));
+        assert_eq!(net.replies_held("end"), 0);
+        // Un-held, a waiting reply arrives.
+        net.enable("end", true);
+        let e = end.clone();
+        let call = sim::spawn(async move { e.call::<u64, u64>("C.Count", &2).await });
+        sleep(Duration::from_millis(300)).await;
+        net.hold_replies("end", false);
+        assert_eq!(call.await.unwrap(), Ok(2));
+    });
+}
+
+#[test]
+fn replay_delivers_recorded_requests_again() {
+    run(|| async {
+        let net = Network::new();
+        let count = Arc::new(AtomicU64::new(0));
+        net.add_server("server", counting_server(count.clone()));
+        let end = net.make_end("end");
+        net.connect("end", "server");
+        net.enable("end", true);
+        end.call::<u64, u64>("C.Count", &0).await.unwrap();
+        net.record("end", true);
+        for i in 1..4u64 {
+            end.call::<u64, u64>("C.Count", &i).await.unwrap();
+        }
+        net.record("end", false);
+        end.call::<u64, u64>("C.Count", &9).await.unwrap();
+        assert_eq!(net.recorded_methods("end"), vec!["C.Count"; 3]);
+        assert_eq!(count.load(Ordering::SeqCst), 5);
+        assert_eq!(net.replay("end").await, 3);
+        assert_eq!(count.load(Ordering::SeqCst), 8);
+        // A cut end delivers no copies.
+        net.enable("end", false);
+        assert_eq!(net.replay("end").await, 0);
+        assert_eq!(count.load(Ordering::SeqCst), 8);
+    });
+}
