@@ -75,6 +75,8 @@ struct State {
     max_index: u64,
     /// Restarts so far; makes end names unique.
     generation: u64,
+    /// Peers whose applier asks for no snapshots for now (a service that snapshots rarely).
+    no_snapshots: Vec<bool>,
 }
 
 /// A Raft cluster under test. Cheap to clone: clones share the cluster, so test tasks can use it.
@@ -160,6 +162,7 @@ impl Config {
                 last_applied: vec![0; n],
                 max_index: 0,
                 generation: 0,
+                no_snapshots: vec![false; n],
             })),
             begun: Arc::new(Mutex::new(Begin {
                 description: String::new(),
@@ -338,7 +341,7 @@ impl Config {
         st.logs[i].insert(index, command);
         st.max_index = st.max_index.max(index);
         st.last_applied[i] = index;
-        if !self.snapshot || !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) {
+        if !self.snapshot || !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) || st.no_snapshots[i] {
             return None;
         }
         let xlog: Vec<Option<Vec<u8>>> = (0..=index).map(|j| st.logs[i].get(&j).cloned()).collect();
@@ -440,6 +443,50 @@ impl Config {
     pub fn release(&self, from: usize, to: usize, n: usize) -> usize {
         tracing::info!(target: "tester", "release {n} {} -> {}", server_name(from), server_name(to));
         self.net.release(&self.end_name(from, to), n)
+    }
+
+    /// Holds back the replies to the calls `from` makes to `to` (`true`) until let go (`false`);
+    /// a held reply is lost if the link is cut meanwhile.
+    pub fn hold_replies(&self, from: usize, to: usize, yes: bool) {
+        tracing::info!(target: "tester", "hold replies {} -> {} {yes}", server_name(from), server_name(to));
+        self.net.hold_replies(&self.end_name(from, to), yes);
+    }
+
+    /// How many replies to calls from `from` to `to` wait in the hold.
+    pub fn replies_held(&self, from: usize, to: usize) -> usize {
+        self.net.replies_held(&self.end_name(from, to))
+    }
+
+    /// Size of peer `i`'s saved Raft state, in bytes.
+    pub fn raft_state_size(&self, i: usize) -> usize {
+        self.lock().saved[i].raft_state_size()
+    }
+
+    /// Whether peer `i`'s applier asks for snapshots (in a test with snapshots): a service that
+    /// snapshots rarely, so that its Raft's snapshot lags behind the leader's.
+    pub fn set_snapshots(&self, i: usize, on: bool) {
+        self.lock().no_snapshots[i] = !on;
+    }
+
+    /// Has peer `i`'s service snapshot now, at the last snapshot point (every
+    /// `SNAPSHOT_INTERVAL` entries) it has applied: a service catching up on snapshots it let
+    /// pass. Returns that index, or `None` if it has applied none or is crashed.
+    pub async fn snapshot_now(&self, i: usize) -> Option<u64> {
+        let (index, data) = {
+            let st = self.lock();
+            let applied = st.last_applied[i];
+            let index = (applied + 1) / SNAPSHOT_INTERVAL * SNAPSHOT_INTERVAL;
+            let index = index.checked_sub(1).filter(|&x| x > 0)?;
+            let xlog: Vec<Option<Vec<u8>>> =
+                (0..=index).map(|j| st.logs[i].get(&j).cloned()).collect();
+            (
+                index,
+                postcard::to_allocvec(&(index, xlog)).unwrap_or_default(),
+            )
+        };
+        self.on(i, move |rf| async move { rf.snapshot(index, data).await })
+            .await?;
+        Some(index)
     }
 
     /// How many calls from `from` to `to` wait in the hold.
@@ -562,6 +609,23 @@ impl Config {
     pub async fn start(&self, i: usize, command: Vec<u8>) -> Option<(u64, u64, bool)> {
         self.on(i, move |rf| async move { rf.start(command).await })
             .await
+    }
+
+    /// `Raft::start` of each command in turn on peer `i`, from one task with nothing between
+    /// them, so that they can go out together; `None` if it is crashed.
+    pub async fn start_all(
+        &self,
+        i: usize,
+        commands: Vec<Vec<u8>>,
+    ) -> Option<Vec<(u64, u64, bool)>> {
+        self.on(i, move |rf| async move {
+            let mut out = Vec::new();
+            for c in commands {
+                out.push(rf.start(c).await);
+            }
+            out
+        })
+        .await
     }
 
     /// Checks that exactly one connected peer claims leadership in the latest term, retrying for

@@ -659,3 +659,108 @@ fn duplicate_append_2c() {
         },
     );
 }
+
+/// A reply counts only for a request of the current term. A follower acknowledges entries of
+/// term T, and its reply is held back; the leader loses its place, its entries are replaced,
+/// and it leads again in a later term, with a new entry that one other server holds. The old
+/// reply then arrives: counted, it would make three of five "hold" the new entry, which only
+/// two do, and the leader would commit it; the crash of those two shows the loss.
+#[test]
+fn late_append_reply_2c() {
+    raft_test(
+        5,
+        false,
+        false,
+        "2C a late append reply does not count",
+        |cfg| async move {
+            cfg.one(random_cmd(), 5, true).await;
+            let l = cfg.check_one_leader().await;
+            let term = cfg.get_state(l).await.map_or(0, |s| s.0);
+            let others: Vec<usize> = (0..5).filter(|&i| i != l).collect();
+            let (f, rest) = (others[0], others[1..].to_vec());
+            // f alone hears l, and acknowledges new entries of this term; the ack is held back.
+            cfg.partition(&[&rest]);
+            cfg.link(l, f, true);
+            acked_late(&cfg, l, f).await;
+            // From now on nothing l sends reaches f; the others elect a leader and commit y.
+            cfg.hold(l, f, true);
+            let n1 = await_leader(&cfg, &rest, term).await;
+            let index = agree(&cfg, n1, &rest, 3).await;
+            // l comes back (without f): its entries after the common prefix give way to y.
+            cfg.partition(&[&[&rest[..], &[l]].concat()]);
+            cfg.link(l, f, true);
+            cfg.wait(index, 4, None).await;
+            // l, no longer hearing n1, stands and wins with the two others' votes.
+            cfg.link(n1, l, false);
+            cfg.link(l, n1, false);
+            let (a, b): (usize, usize) = {
+                let v: Vec<usize> = rest.iter().copied().filter(|&i| i != n1).collect();
+                (v[0], v[1])
+            };
+            let t2 = await_leader(&cfg, &[l], term + 1).await;
+            assert_eq!(t2, l);
+            cfg.crash1(n1);
+            // l's new entry reaches a only: two of five hold it.
+            cfg.disconnect(b);
+            let (z, _, _) = cfg
+                .start(l, random_cmd())
+                .await
+                .expect("server l is running");
+            sleep(Duration::from_millis(5)).await;
+            // The old acknowledgement arrives.
+            cfg.hold_replies(l, f, false);
+            sleep(Duration::from_millis(20)).await;
+            // The two that hold z go; the other three must agree on a command at z.
+            cfg.crash1(l);
+            cfg.crash1(a);
+            cfg.start1(n1);
+            cfg.partition(&[&[f, b, n1]]);
+            let at = cfg.one(random_cmd(), 3, true).await;
+            assert!(
+                at >= z,
+                "the three servers left agreed on index {at}, below leader {l}'s entry at {z}"
+            );
+        },
+    );
+}
+
+/// Makes `l` append entries that `f` takes, with `f`'s acknowledgement held back. Retries when
+/// the hold caught a reply `l` was waiting for before it could send them.
+async fn acked_late(cfg: &Config, l: usize, f: usize) {
+    for _attempt in 0..10 {
+        cfg.hold_replies(l, f, true);
+        let size = cfg.raft_state_size(f);
+        cfg.start_all(l, (0..3).map(|_| random_cmd()).collect())
+            .await;
+        let took = cfg
+            .wait_until(Duration::from_millis(300), || async {
+                (cfg.raft_state_size(f) > size && cfg.replies_held(l, f) > 0).then_some(())
+            })
+            .await;
+        if took.is_some() {
+            return;
+        }
+        cfg.hold_replies(l, f, false);
+        sleep(Duration::from_millis(50)).await;
+    }
+    panic!("leader {l} did not send its new entries to server {f} within 10 tries of 300 ms");
+}
+
+/// The first of `group` to lead in a term above `above`, waiting up to 10 election timeouts.
+async fn await_leader(cfg: &Config, group: &[usize], above: u64) -> usize {
+    let limit = 10 * ELECTION_TIMEOUT;
+    cfg.wait_until(limit, || leader_among(cfg, group, above))
+        .await
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| {
+            panic!("none of servers {group:?} led in a term above {above} within {limit:?}")
+        })
+}
+
+/// Starts a command on `leader` and waits for `n` servers to apply it; returns its index.
+async fn agree(cfg: &Config, leader: usize, group: &[usize], n: usize) -> u64 {
+    let (index, _, ok) = cfg.start(leader, random_cmd()).await.unwrap_or_default();
+    assert!(ok, "server {leader} of {group:?} stopped leading");
+    cfg.wait(index, n, None).await;
+    index
+}

@@ -1,7 +1,10 @@
 //! Lab 2D: log compaction (snapshots). `cargo test 2d` runs these.
 
+use std::time::Duration;
+
 use labrpc::sim;
 use raftlab::raft_tester::{Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL, raft_test, random_cmd};
+use tokio::time::sleep;
 
 /// Followers fall behind (disconnected or crashed) while the leader snapshots; they must catch up,
 /// through InstallSnapshot when their entries are gone, and the log must stay small.
@@ -159,6 +162,45 @@ fn snapshot_init_2d() {
                     cfg.connect(i);
                 }
                 cfg.one(random_cmd(), servers, true).await;
+            }
+        },
+    );
+}
+
+/// A snapshot of what a follower has already applied must not take it back. Neither the
+/// leader's service nor the follower's snapshots for a while, and the leader does not hear the
+/// follower's acknowledgements; then the leader's service snapshots at an index the follower
+/// has applied, so the leader sends the follower that snapshot. The follower must ignore it
+/// (the 2D page says why).
+#[test]
+fn old_snapshot_ignored_2d() {
+    raft_test(
+        3,
+        false,
+        true,
+        "2D an old snapshot is ignored",
+        |cfg| async move {
+            cfg.one(random_cmd(), 3, true).await;
+            let leader = cfg.check_one_leader().await;
+            let f = (leader + 1) % 3;
+            cfg.set_snapshots(leader, false);
+            cfg.set_snapshots(f, false);
+            cfg.hold_replies(leader, f, true);
+            // f takes every entry and applies it, but the leader believes it stuck where it was.
+            for _ in 0..SNAPSHOT_INTERVAL + 5 {
+                cfg.one(random_cmd(), 3, true).await;
+            }
+            let index = cfg.snapshot_now(leader).await;
+            assert!(
+                index.is_some(),
+                "leader {leader} has applied no snapshot point"
+            );
+            sleep(Duration::from_millis(500)).await;
+            cfg.hold_replies(leader, f, false);
+            cfg.set_snapshots(leader, true);
+            cfg.set_snapshots(f, true);
+            for _ in 0..SNAPSHOT_INTERVAL {
+                cfg.one(random_cmd(), 3, true).await;
             }
         },
     );
