@@ -452,6 +452,13 @@ impl Config {
         self.net.hold_replies(&self.end_name(from, to), yes);
     }
 
+    /// Loses every reply to the calls `from` makes to `to` (`true`) until told otherwise; the
+    /// requests still take effect.
+    pub fn lose_replies(&self, from: usize, to: usize, yes: bool) {
+        tracing::info!(target: "tester", "lose replies {} -> {} {yes}", server_name(from), server_name(to));
+        self.net.lose_replies(&self.end_name(from, to), yes);
+    }
+
     /// How many replies to calls from `from` to `to` wait in the hold.
     pub fn replies_held(&self, from: usize, to: usize) -> usize {
         self.net.replies_held(&self.end_name(from, to))

@@ -168,8 +168,8 @@ fn snapshot_init_2d() {
 }
 
 /// A snapshot of what a follower has already applied must not take it back. Neither the
-/// leader's service nor the follower's snapshots for a while, and the leader does not hear the
-/// follower's acknowledgements; then the leader's service snapshots at an index the follower
+/// leader's service nor the follower's snapshots for a while, and the follower's replies to the
+/// leader are lost; then the leader's service snapshots at an index the follower
 /// has applied, so the leader sends the follower that snapshot. The follower must ignore it
 /// (the 2D page says why).
 #[test]
@@ -185,7 +185,7 @@ fn old_snapshot_ignored_2d() {
             let f = (leader + 1) % 3;
             cfg.set_snapshots(leader, false);
             cfg.set_snapshots(f, false);
-            cfg.hold_replies(leader, f, true);
+            cfg.lose_replies(leader, f, true);
             // f takes every entry and applies it, but the leader believes it stuck where it was.
             for _ in 0..SNAPSHOT_INTERVAL + 5 {
                 cfg.one(random_cmd(), 3, true).await;
@@ -196,7 +196,7 @@ fn old_snapshot_ignored_2d() {
                 "leader {leader} has applied no snapshot point"
             );
             sleep(Duration::from_millis(500)).await;
-            cfg.hold_replies(leader, f, false);
+            cfg.lose_replies(leader, f, false);
             cfg.set_snapshots(leader, true);
             cfg.set_snapshots(f, true);
             for _ in 0..SNAPSHOT_INTERVAL {

@@ -85,6 +85,8 @@ struct EndState {
     /// Whether replies are held back on their way to the caller, and how many wait.
     holding_replies: bool,
     replies_held: usize,
+    /// Whether replies are lost (see [`Network::lose_replies`]).
+    losing_replies: bool,
     /// Whether delivered requests are kept, and those kept, for [`Network::replay`].
     recording: bool,
     recorded: Vec<(Arc<str>, Vec<u8>)>,
@@ -150,6 +152,7 @@ impl Network {
             let_go: BTreeSet::new(),
             holding_replies: false,
             replies_held: 0,
+            losing_replies: false,
             recording: false,
             recorded: Vec::new(),
         });
@@ -260,6 +263,19 @@ impl Network {
         st.ends[id].holding_replies = yes;
         drop(st);
         self.inner.changed.notify_waiters();
+    }
+
+    /// Loses every reply to the calls on `end` (`true`) until told otherwise: the requests take
+    /// effect, and the callers see [`RpcError::Lost`]. The tester's way to keep a caller from
+    /// learning what its requests did while they keep arriving.
+    pub fn lose_replies(&self, end: &str, yes: bool) {
+        let mut st = self.state();
+        let id = Self::end_id(&st, end);
+        st.ends[id].losing_replies = yes;
+    }
+
+    fn losing_replies(&self, end: usize) -> bool {
+        self.state().ends[end].losing_replies
     }
 
     /// How many replies to calls on `end` wait in its hold.
@@ -593,7 +609,7 @@ impl ClientEnd {
                 return Err(RpcError::Unreachable);
             }
         };
-        if !route.reliable && net.rand(1000) < 100 {
+        if net.losing_replies(self.id) || (!route.reliable && net.rand(1000) < 100) {
             sim::trace_event(
                 EventKind::DropReply,
                 to,

@@ -592,3 +592,23 @@ fn replay_delivers_recorded_requests_again() {
         assert_eq!(count.load(Ordering::SeqCst), 8);
     });
 }
+
+#[test]
+fn lost_replies_leave_the_requests_in_effect() {
+    run(|| async {
+        let net = Network::new();
+        let count = Arc::new(AtomicU64::new(0));
+        net.add_server("server", counting_server(count.clone()));
+        let end = net.make_end("end");
+        net.connect("end", "server");
+        net.enable("end", true);
+        net.lose_replies("end", true);
+        assert_eq!(
+            end.call::<u64, u64>("C.Count", &1).await,
+            Err(RpcError::Lost)
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        net.lose_replies("end", false);
+        assert_eq!(end.call::<u64, u64>("C.Count", &2).await, Ok(2));
+    });
+}
