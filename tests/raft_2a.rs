@@ -239,7 +239,7 @@ fn vote_restarts_timer_2a() {
             // v is down between rounds, so that the terms it has seen stay known.
             let mut seen = term_of(&cfg, v).await;
             cfg.crash1(v);
-            for round in 0..8 {
+            for round in 0..16 {
                 // A request from c newer than any term v has seen waits in the hold.
                 let limit = 10 * ELECTION_TIMEOUT;
                 let ready = cfg
