@@ -170,22 +170,23 @@ impl Network {
             .unwrap_or_else(|| panic!("no client end called {end:?}"))
     }
 
-    /// Connects the end to the server called `server` (which may be added later).
-    pub fn connect(&self, end: &str, server: &str) {
+    /// Changes the end called `end`, and wakes the calls that wait on a change.
+    fn change_end(&self, end: &str, f: impl FnOnce(&mut EndState)) {
         let mut st = self.state();
         let id = Self::end_id(&st, end);
-        st.ends[id].server = Some(server.to_string());
+        f(&mut st.ends[id]);
         drop(st);
         self.inner.changed.notify_waiters();
     }
 
+    /// Connects the end to the server called `server` (which may be added later).
+    pub fn connect(&self, end: &str, server: &str) {
+        self.change_end(end, |e| e.server = Some(server.to_string()));
+    }
+
     /// Enables or disables an end: a disabled end reaches nothing.
     pub fn enable(&self, end: &str, enabled: bool) {
-        let mut st = self.state();
-        let id = Self::end_id(&st, end);
-        st.ends[id].enabled = enabled;
-        drop(st);
-        self.inner.changed.notify_waiters();
+        self.change_end(end, |e| e.enabled = enabled);
     }
 
     /// Adds (or replaces) the server called `name`.
@@ -258,20 +259,14 @@ impl Network {
     /// waits on its way back, and is lost if the end is disabled meanwhile. The tester's way to
     /// lose the reply to a request that has taken effect.
     pub fn hold_replies(&self, end: &str, yes: bool) {
-        let mut st = self.state();
-        let id = Self::end_id(&st, end);
-        st.ends[id].holding_replies = yes;
-        drop(st);
-        self.inner.changed.notify_waiters();
+        self.change_end(end, |e| e.holding_replies = yes);
     }
 
     /// Loses every reply to the calls on `end` (`true`) until told otherwise: the requests take
     /// effect, and the callers see [`RpcError::Lost`]. The tester's way to keep a caller from
     /// learning what its requests did while they keep arriving.
     pub fn lose_replies(&self, end: &str, yes: bool) {
-        let mut st = self.state();
-        let id = Self::end_id(&st, end);
-        st.ends[id].losing_replies = yes;
+        self.change_end(end, |e| e.losing_replies = yes);
     }
 
     fn losing_replies(&self, end: usize) -> bool {

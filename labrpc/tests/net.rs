@@ -495,15 +495,21 @@ fn counting_server(count: Arc<AtomicU64>) -> Server {
     })
 }
 
+/// A network with the counting server as `server` and a connected, enabled end called `end`.
+fn counting_setup() -> (Network, ClientEnd, Arc<AtomicU64>) {
+    let net = Network::new();
+    let count = Arc::new(AtomicU64::new(0));
+    net.add_server("server", counting_server(count.clone()));
+    let end = net.make_end("end");
+    net.connect("end", "server");
+    net.enable("end", true);
+    (net, end, count)
+}
+
 #[test]
 fn held_calls_wait_and_leave_in_order() {
     run(|| async {
-        let net = Network::new();
-        let count = Arc::new(AtomicU64::new(0));
-        net.add_server("server", counting_server(count.clone()));
-        let end = net.make_end("end");
-        net.connect("end", "server");
-        net.enable("end", true);
+        let (net, end, count) = counting_setup();
         net.hold("end", true);
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut calls = Vec::new();
@@ -540,12 +546,7 @@ fn held_calls_wait_and_leave_in_order() {
 #[test]
 fn held_replies_wait_and_are_lost_when_the_end_is_cut() {
     run(|| async {
-        let net = Network::new();
-        let count = Arc::new(AtomicU64::new(0));
-        net.add_server("server", counting_server(count.clone()));
-        let end = net.make_end("end");
-        net.connect("end", "server");
-        net.enable("end", true);
+        let (net, end, count) = counting_setup();
         net.hold_replies("end", true);
         let e = end.clone();
         let call = sim::spawn(async move { e.call::<u64, u64>("C.Count", &1).await });
@@ -569,12 +570,7 @@ fn held_replies_wait_and_are_lost_when_the_end_is_cut() {
 #[test]
 fn replay_delivers_recorded_requests_again() {
     run(|| async {
-        let net = Network::new();
-        let count = Arc::new(AtomicU64::new(0));
-        net.add_server("server", counting_server(count.clone()));
-        let end = net.make_end("end");
-        net.connect("end", "server");
-        net.enable("end", true);
+        let (net, end, count) = counting_setup();
         end.call::<u64, u64>("C.Count", &0).await.unwrap();
         net.record("end", true);
         for i in 1..4u64 {
@@ -596,12 +592,7 @@ fn replay_delivers_recorded_requests_again() {
 #[test]
 fn lost_replies_leave_the_requests_in_effect() {
     run(|| async {
-        let net = Network::new();
-        let count = Arc::new(AtomicU64::new(0));
-        net.add_server("server", counting_server(count.clone()));
-        let end = net.make_end("end");
-        net.connect("end", "server");
-        net.enable("end", true);
+        let (net, end, count) = counting_setup();
         net.lose_replies("end", true);
         assert_eq!(
             end.call::<u64, u64>("C.Count", &1).await,
