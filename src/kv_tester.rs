@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -11,54 +12,42 @@ use std::time::Duration;
 use kvraft::{Clerk, KvServer};
 use labrpc::sim::{self, Node};
 use labrpc::{Network, Server};
-use raft::Persister;
 use tokio::time::{Instant, sleep, sleep_until};
 
+pub use crate::cluster::Net;
+use crate::cluster::{Cluster, GroupName, Member};
 use crate::linearizability::{self as lin, Annotation, History, OpKind};
-use crate::raft_tester::{REPLAY_FLAGS, make_ends};
+use crate::raft_tester::REPLAY_FLAGS;
 
 /// The election timeout the tests reason with.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
 
-/// A running server: the KV server and the node its tasks belong to.
-#[derive(Clone)]
-struct Running {
-    kv: KvServer,
-    node: Node,
-}
-
-struct State {
-    servers: Vec<Option<Running>>,
-    saved: Vec<Persister>,
-    end_names: Vec<Vec<String>>,
+/// The KV tester's own state: the clerks' ends and the pass line's count of operations.
+struct Clerks {
     /// Each clerk's end names, by clerk id, indexed by server.
-    clerk_ends: BTreeMap<u64, Vec<String>>,
-    next_clerk: u64,
-    generation: u64,
-}
-
-/// What `begin` recorded, for the summary line.
-#[derive(Clone)]
-struct Begin {
-    description: String,
-    t0: Instant,
-    rpcs0: u64,
+    ends: BTreeMap<u64, Vec<String>>,
+    next: u64,
+    /// How many operations the history held at `begin`.
     ops0: usize,
 }
 
-/// A KV cluster under test. Cheap to clone: clones share the cluster.
+/// A KV cluster under test: a [`Cluster`] of KV servers (whose methods it offers too: connect,
+/// links, statistics), its clerks and the history of their operations. Cheap to clone: clones
+/// share the cluster.
 #[derive(Clone)]
-pub struct KvConfig {
-    n: usize,
-    net: Network,
+pub struct KvCluster {
+    cluster: Cluster<KvServer>,
     max_raft_state: Option<usize>,
-    state: Arc<Mutex<State>>,
+    clerks: Arc<Mutex<Clerks>>,
     history: Arc<Mutex<History>>,
-    begun: Arc<Mutex<Begin>>,
 }
 
-fn server_name(i: usize) -> String {
-    format!("kv-{i}")
+impl Deref for KvCluster {
+    type Target = Cluster<KvServer>;
+
+    fn deref(&self) -> &Cluster<KvServer> {
+        &self.cluster
+    }
 }
 
 fn now_ns() -> u64 {
@@ -72,18 +61,18 @@ fn now_ns() -> u64 {
 /// of the system under test, and a long one must not look like a stuck simulation.
 pub fn kv_test<F, Fut>(
     n: usize,
-    unreliable: bool,
+    net: Net,
     max_raft_state: Option<usize>,
     description: &'static str,
     body: F,
 ) where
-    F: Fn(KvConfig) -> Fut + Clone + Send + 'static,
+    F: Fn(KvCluster) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     let run = move || {
         let body = body.clone();
         async move {
-            let cfg = KvConfig::new(n, unreliable, max_raft_state);
+            let cfg = KvCluster::new(n, net, max_raft_state);
             cfg.begin(description);
             body(cfg.clone()).await;
             let history = cfg.history().clone();
@@ -130,80 +119,53 @@ pub fn check_linearizable(history: &History, stem: &str) -> Result<String, Strin
     ))
 }
 
-impl KvConfig {
+impl KvCluster {
     /// Starts `n` connected servers (Go's `make_config`).
-    pub fn new(n: usize, unreliable: bool, max_raft_state: Option<usize>) -> KvConfig {
-        let cfg = KvConfig {
-            n,
-            net: Network::new(),
+    pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> KvCluster {
+        let name = GroupName {
+            group: String::new(),
+            kind: "kv",
+        };
+        let cfg = KvCluster {
+            cluster: Cluster::new(&Network::new(), name, n, |kv: &KvServer| kv.kill()),
             max_raft_state,
-            state: Arc::new(Mutex::new(State {
-                servers: vec![None; n],
-                saved: (0..n).map(|_| Persister::new()).collect(),
-                end_names: vec![Vec::new(); n],
-                clerk_ends: BTreeMap::new(),
-                next_clerk: 0,
-                generation: 0,
+            clerks: Arc::new(Mutex::new(Clerks {
+                ends: BTreeMap::new(),
+                next: 0,
+                ops0: 0,
             })),
             history: Arc::new(Mutex::new(History {
                 time_unit: Some("ns".into()),
                 ..History::default()
-            })),
-            begun: Arc::new(Mutex::new(Begin {
-                description: String::new(),
-                t0: Instant::now(),
-                rpcs0: 0,
-                ops0: 0,
             })),
         };
         for i in 0..n {
             cfg.start_server(i);
         }
         cfg.connect_all();
-        cfg.net.reliable(!unreliable);
+        cfg.set_net(net);
         cfg
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Clerks> {
+        self.clerks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn history(&self) -> MutexGuard<'_, History> {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Number of servers.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    /// All server indices.
-    pub fn all(&self) -> Vec<usize> {
-        (0..self.n).collect()
-    }
-
     /// Marks the start of the measured part of a test.
     pub fn begin(&self, description: &str) {
         let ops0 = self.history().ops.len();
-        *self.begun.lock().unwrap_or_else(|e| e.into_inner()) = Begin {
-            description: description.to_string(),
-            t0: Instant::now(),
-            rpcs0: self.net.rpc_count(),
-            ops0,
-        };
+        self.lock().ops0 = ops0;
+        self.cluster.begin(description);
     }
 
-    /// The summary of the test so far: time, servers, RPCs, operations.
+    /// The pass line of the test so far: time, servers, RPCs, operations.
     fn summary(&self) -> String {
-        let b = self.begun.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        format!(
-            "({}) time={:.1}s peers={} rpcs={} ops={}",
-            b.description,
-            b.t0.elapsed().as_secs_f64(),
-            self.n,
-            self.net.rpc_count() - b.rpcs0,
-            self.history().ops.len() - b.ops0,
-        )
+        let ops = self.history().ops.len() - self.lock().ops0;
+        self.pass_line(&[("ops", ops as u64)])
     }
 
     /// Adds a note (a partition, a crash) to the history's visualization.
@@ -217,152 +179,55 @@ impl KvConfig {
         });
     }
 
-    /// The largest Raft state any server has saved, in bytes.
-    pub fn log_size(&self) -> usize {
-        self.lock()
-            .saved
-            .iter()
-            .map(Persister::raft_state_size)
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// The largest snapshot any server has saved, in bytes.
-    pub fn snapshot_size(&self) -> usize {
-        self.lock()
-            .saved
-            .iter()
-            .map(Persister::snapshot_size)
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn set_link(&self, st: &State, i: usize, peers: &[usize], on: bool) {
-        for &j in peers {
-            if let Some(name) = st.end_names[i].get(j) {
-                self.net.enable(name, on);
-            }
-            if let Some(name) = st.end_names[j].get(i) {
-                self.net.enable(name, on);
-            }
-        }
-    }
-
-    /// Size of server `i`'s saved Raft state, in bytes.
-    pub fn raft_state_size(&self, i: usize) -> usize {
-        self.lock().saved[i].raft_state_size()
-    }
-
     /// Holds back the replies of server `to` to clerk `id` (`true`) until let go (`false`); a
     /// held reply is lost if the clerk is cut off from `to` meanwhile.
     pub fn hold_client_replies(&self, id: u64, to: usize, yes: bool) {
-        let name = self
-            .lock()
-            .clerk_ends
-            .get(&id)
-            .map(|names| names[to].clone());
+        let name = self.lock().ends.get(&id).map(|names| names[to].clone());
         if let Some(name) = name {
-            self.net.hold_replies(&name, yes);
+            self.net().hold_replies(&name, yes);
         }
     }
 
     /// How many replies of server `to` to clerk `id` wait in the hold.
     pub fn client_replies_held(&self, id: u64, to: usize) -> usize {
-        let name = self
-            .lock()
-            .clerk_ends
-            .get(&id)
-            .map(|names| names[to].clone());
-        name.map_or(0, |n| self.net.replies_held(&n))
-    }
-
-    /// Connects server `i` with the servers `to` (both directions).
-    pub fn connect(&self, i: usize, to: &[usize]) {
-        let st = self.lock();
-        self.set_link(&st, i, to, true);
-    }
-
-    /// Disconnects server `i` from the servers `from` (both directions).
-    pub fn disconnect(&self, i: usize, from: &[usize]) {
-        let st = self.lock();
-        self.set_link(&st, i, from, false);
-    }
-
-    /// Connects every server with every other.
-    pub fn connect_all(&self) {
-        let all = self.all();
-        for i in 0..self.n {
-            self.connect(i, &all);
-        }
+        let name = self.lock().ends.get(&id).map(|names| names[to].clone());
+        name.map_or(0, |n| self.net().replies_held(&n))
     }
 
     /// Splits the servers into two groups that can only talk within themselves.
     pub fn partition(&self, p1: &[usize], p2: &[usize]) {
-        for &i in p1 {
-            self.disconnect(i, p2);
-            self.connect(i, p1);
-        }
-        for &i in p2 {
-            self.disconnect(i, p1);
-            self.connect(i, p2);
-        }
+        self.cluster.partition(&[p1, p2]);
         self.annotate(format!("partition {p1:?} | {p2:?}"));
     }
 
     /// Shuts server `i` down: cut off, deleted, all its tasks stopped; its persister is kept.
     pub fn shutdown_server(&self, i: usize) {
-        self.disconnect(i, &self.all());
-        // Deleting the server before copying the persister means the server cannot answer a
-        // request whose effect went into the superseded persister.
-        self.net.delete_server(&server_name(i));
-        let running = {
-            let mut st = self.lock();
-            st.saved[i] = st.saved[i].copy();
-            st.servers[i].take()
-        };
-        if let Some(r) = running {
-            r.node.enter(|| r.kv.kill());
-            r.node.kill();
-        }
+        self.crash(i);
     }
 
     /// (Re)starts server `i` with fresh ends and a copy of its persister.
     pub fn start_server(&self, i: usize) {
-        let (ends, persister) = {
-            let mut st = self.lock();
-            st.generation += 1;
-            let g = st.generation;
-            let names: Vec<String> = (0..self.n).map(|j| format!("{i}->{j}#{g}")).collect();
-            let ends = make_ends(&self.net, &names, server_name);
-            st.end_names[i] = names;
-            st.saved[i] = st.saved[i].copy();
-            (ends, st.saved[i].clone())
-        };
-        let node = Node::new(server_name(i));
         let max = self.max_raft_state;
-        let kv = node.enter(|| KvServer::new(ends, i, persister, max));
-        let server = node.enter(|| {
-            let s = Server::new();
-            s.add_service(kv.service());
-            s.add_service(kv.raft().service());
-            s
+        self.start_member(i, |ends, persister| {
+            let node = Node::new(self.server_name(i));
+            let kv = node.enter(|| KvServer::new(ends, i, persister, max));
+            let server = node.enter(|| {
+                let s = Server::new();
+                s.add_service(kv.service());
+                s.add_service(kv.raft().service());
+                s
+            });
+            (Member { handle: kv, node }, server)
         });
-        self.lock().servers[i] = Some(Running { kv, node });
-        self.net.add_server(&server_name(i), server);
     }
 
     /// The server whose Raft peer believes it leads, if any.
     pub async fn leader(&self) -> Option<usize> {
-        for i in 0..self.n {
-            let Some(r) = self.lock().servers[i].clone() else {
-                continue;
-            };
-            let kv = r.kv.clone();
-            let state = r
-                .node
-                .spawn(async move { kv.raft().get_state().await })
+        for i in 0..self.n() {
+            let state = self
+                .on(i, |kv| async move { kv.raft().get_state().await })
                 .await;
-            if let Ok((_, true)) = state {
+            if let Some((_, true)) = state {
                 return Some(i);
             }
         }
@@ -371,10 +236,11 @@ impl KvConfig {
 
     /// Two groups for a partition, the leader (if any) in the smaller one.
     pub async fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
+        let n = self.n();
         let l = self.leader().await.unwrap_or(0);
-        let others: Vec<usize> = (0..self.n).filter(|&i| i != l).collect();
-        let p1 = others[..self.n / 2 + 1].to_vec();
-        let mut p2 = others[self.n / 2 + 1..].to_vec();
+        let others: Vec<usize> = (0..n).filter(|&i| i != l).collect();
+        let p1 = others[..n / 2 + 1].to_vec();
+        let mut p2 = others[n / 2 + 1..].to_vec();
         p2.push(l);
         (p1, p2)
     }
@@ -384,13 +250,13 @@ impl KvConfig {
     pub fn make_client(&self, to: &[usize]) -> TestClerk {
         let (id, names) = {
             let mut st = self.lock();
-            let id = st.next_clerk;
-            st.next_clerk += 1;
-            let names: Vec<String> = (0..self.n).map(|j| format!("clerk{id}->{j}")).collect();
-            st.clerk_ends.insert(id, names.clone());
+            let id = st.next;
+            st.next += 1;
+            let names: Vec<String> = (0..self.n()).map(|j| format!("clerk{id}->{j}")).collect();
+            st.ends.insert(id, names.clone());
             (id, names)
         };
-        let mut ends = make_ends(&self.net, &names, server_name);
+        let mut ends = self.make_ends(&names);
         // Clerks must not rely on the order of their ends.
         for k in (1..ends.len()).rev() {
             ends.swap(k, sim::random_range(0..=k));
@@ -418,9 +284,9 @@ impl KvConfig {
 
     fn set_client_links(&self, id: u64, servers: &[usize], on: bool) {
         let st = self.lock();
-        if let Some(names) = st.clerk_ends.get(&id) {
+        if let Some(names) = st.ends.get(&id) {
             for &j in servers {
-                self.net.enable(&names[j], on);
+                self.net().enable(&names[j], on);
             }
         }
     }
@@ -449,7 +315,7 @@ fn save_history(h: &History, r: &lin::CheckResult, stem: &str) -> String {
 
 /// A clerk under test: each operation runs on the clerk's own node and goes into the history.
 pub struct TestClerk {
-    cfg: KvConfig,
+    cfg: KvCluster,
     id: u64,
     node: Node,
     clerk: Option<Clerk>,
@@ -589,7 +455,7 @@ pub fn check_client_appends(clnt: usize, v: &str, count: u64) {
 
 /// Go's GenericTestSpeed: 1000 sequential appends by one client; each must take less than a
 /// third of a heartbeat interval (~100 ms) of virtual time.
-pub async fn speed_test(cfg: KvConfig) {
+pub async fn speed_test(cfg: KvCluster) {
     const NUM_OPS: u32 = 1000;
     let mut ck = cfg.make_client(&cfg.all());
     // Wait until the first op completes, so a leader is elected and the servers are ready.
@@ -612,28 +478,57 @@ pub async fn speed_test(cfg: KvConfig) {
 /// What a GenericTest run does (Go's GenericTest parameters, without the server count and
 /// network, which `kv_test` sets).
 #[derive(Clone, Copy, Debug)]
-pub struct Generic {
+pub struct GenericTest {
+    /// How many clients run at once.
     pub clients: usize,
+    /// Whether all servers crash and restart at the end of each round.
     pub crash: bool,
+    /// Whether a partitioner re-partitions the servers at random while the clients run.
     pub partitions: bool,
+    /// Whether the clients use random keys (the history check then judges them) instead of one
+    /// key each (whose appends are checked one by one).
     pub random_keys: bool,
 }
 
-impl Generic {
-    /// The parameters in Go's order: clients, crash, partitions, random keys.
-    pub fn new(clients: usize, crash: bool, partitions: bool, random_keys: bool) -> Generic {
-        Generic {
+impl GenericTest {
+    /// `clients` clients on one key each, no crashes, no partitions.
+    pub fn clients(clients: usize) -> GenericTest {
+        GenericTest {
             clients,
-            crash,
-            partitions,
-            random_keys,
+            crash: false,
+            partitions: false,
+            random_keys: false,
+        }
+    }
+
+    /// All servers crash and restart at the end of each round.
+    pub fn with_crashes(self) -> GenericTest {
+        GenericTest {
+            crash: true,
+            ..self
+        }
+    }
+
+    /// A partitioner re-partitions the servers while the clients run.
+    pub fn with_partitions(self) -> GenericTest {
+        GenericTest {
+            partitions: true,
+            ..self
+        }
+    }
+
+    /// The clients use random keys.
+    pub fn with_random_keys(self) -> GenericTest {
+        GenericTest {
+            random_keys: true,
+            ..self
         }
     }
 }
 
 /// Go's GenericTest: three rounds of clients running random Get/Append (and Put) for 5 s,
 /// optionally with a partitioner and a crash of all servers, checking every client's appends.
-pub async fn generic_test(cfg: KvConfig, g: Generic) {
+pub async fn generic_test(cfg: KvCluster, g: GenericTest) {
     let all = cfg.all();
     let mut ck = cfg.make_client(&all);
     for _round in 0..3 {
@@ -713,7 +608,7 @@ pub const CLIENT_PACE: Duration = Duration::from_millis(20);
 
 /// One GenericTest client: until told to stop, appends, puts or gets on its key (or random keys),
 /// starting an operation at most every [`CLIENT_PACE`]; returns how many appends and puts it made.
-async fn client_loop(cfg: KvConfig, cli: usize, g: Generic, done: Arc<AtomicBool>) -> u64 {
+async fn client_loop(cfg: KvCluster, cli: usize, g: GenericTest, done: Arc<AtomicBool>) -> u64 {
     let mut ck = cfg.make_client(&cfg.all());
     let mut j = 0;
     let mut last = String::new(); // only used with one key per client
@@ -752,7 +647,7 @@ async fn client_loop(cfg: KvConfig, cli: usize, g: Generic, done: Arc<AtomicBool
 }
 
 /// Re-partitions the servers at random every election timeout + 0-199 ms until told to stop.
-async fn partitioner_loop(cfg: KvConfig, done: Arc<AtomicBool>) {
+async fn partitioner_loop(cfg: KvCluster, done: Arc<AtomicBool>) {
     while !done.load(Ordering::Relaxed) {
         let side: Vec<usize> = (0..cfg.n()).map(|_| sim::random_range(0..2)).collect();
         let p1: Vec<usize> = (0..cfg.n()).filter(|&i| side[i] == 0).collect();

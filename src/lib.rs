@@ -1,9 +1,12 @@
 //! raftlab's tester harness: what the graded tests of each lab run on.
 //!
+//! - [`cluster`]: a group of servers on the simulated network: crash, restart, links, partitions,
+//!   the pass line. Both testers are built on it.
 //! - [`raft_tester`]: a Raft cluster on the simulated network and the checks of lab 2.
 //! - [`kv_tester`]: a replicated key/value service, its clerks and the checks of lab 3.
 //! - [`linearizability`]: the checker that judges the KV lab's histories.
 
+pub mod cluster;
 pub mod kv_tester;
 pub mod linearizability;
 pub mod raft_tester;

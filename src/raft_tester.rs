@@ -6,14 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use labrpc::sim::{self, Node};
-use labrpc::{ClientEnd, Network, Server};
-use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Persister, Raft};
+use labrpc::{Network, Server};
+use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Raft};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
+
+pub use crate::cluster::Net;
+use crate::cluster::{Cluster, GroupName, Member};
 
 /// The election timeout the tests reason with (Go's `RaftElectionTimeout`).
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -57,85 +61,61 @@ pub fn show(c: &[u8]) -> String {
     }
 }
 
-/// A running peer: its Raft and the node its tasks belong to.
-#[derive(Clone)]
-struct Peer {
-    raft: Raft,
-    node: Node,
+/// Whether the tester's service snapshots (lab 2D): every [`SNAPSHOT_INTERVAL`] entries it
+/// hands Raft a snapshot, and it checks the snapshots Raft applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Snapshots {
+    Off,
+    On,
 }
 
-struct State {
-    rafts: Vec<Option<Peer>>,
-    saved: Vec<Persister>,
-    end_names: Vec<Vec<String>>,
-    connected: Vec<bool>,
+/// The tester's view of what the peers applied (its service's state).
+struct Applied {
     /// What each server has applied, by index.
     logs: Vec<BTreeMap<u64, Vec<u8>>>,
     last_applied: Vec<u64>,
     max_index: u64,
-    /// Restarts so far; makes end names unique.
-    generation: u64,
+    /// `max_index` at `begin`, for the pass line's count of commands.
+    max_index0: u64,
     /// Peers whose applier asks for no snapshots for now (a service that snapshots rarely).
     no_snapshots: Vec<bool>,
 }
 
-/// A Raft cluster under test. Cheap to clone: clones share the cluster, so test tasks can use it.
+/// A Raft cluster under test: a [`Cluster`] of Raft peers (whose methods it offers too: connect,
+/// crash, links, partitions, statistics) and the service that checks what they apply. Cheap to
+/// clone: clones share the cluster, so test tasks can use it.
 #[derive(Clone)]
-pub struct Config {
-    n: usize,
-    net: Network,
-    snapshot: bool,
-    state: Arc<Mutex<State>>,
-    begun: Arc<Mutex<Begin>>,
+pub struct RaftCluster {
+    cluster: Cluster<Raft>,
+    snapshots: Snapshots,
+    applied: Arc<Mutex<Applied>>,
 }
 
-/// What `begin` recorded, for the summary line.
-#[derive(Clone)]
-struct Begin {
-    description: String,
-    t0: Instant,
-    rpcs0: u64,
-    bytes0: u64,
-    max_index0: u64,
+impl Deref for RaftCluster {
+    type Target = Cluster<Raft>;
+
+    fn deref(&self) -> &Cluster<Raft> {
+        &self.cluster
+    }
 }
 
-fn server_name(i: usize) -> String {
-    format!("raft-{i}")
-}
-
-/// Makes one client end per name, the `j`th connected to server `server(j)`.
-pub(crate) fn make_ends(
-    net: &Network,
-    names: &[String],
-    server: fn(usize) -> String,
-) -> Vec<ClientEnd> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(j, name)| {
-            let end = net.make_end(name);
-            net.connect(name, &server(j));
-            end
-        })
-        .collect()
-}
-
-/// Runs one graded Raft test: `n` peers, reliable or not, with the snapshotting applier or not.
-/// `body` is the test; the summary line reports time, peers, RPCs, bytes and commands agreed.
+/// Runs one graded Raft test: `n` peers on a network as `net` says, with the snapshotting
+/// service or not. `body` is the test; the pass line reports time, peers, RPCs, bytes and
+/// commands agreed.
 pub fn raft_test<F, Fut>(
     n: usize,
-    unreliable: bool,
-    snapshot: bool,
+    net: Net,
+    snapshots: Snapshots,
     description: &'static str,
     body: F,
 ) where
-    F: Fn(Config) -> Fut + Clone + Send + 'static,
+    F: Fn(RaftCluster) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     sim::run_test_with(REPLAY_FLAGS, move || {
         let body = body.clone();
         async move {
-            let cfg = Config::new(n, unreliable, snapshot);
+            let cfg = RaftCluster::new(n, net, snapshots);
             cfg.begin(description);
             body(cfg.clone()).await;
             cfg.end()
@@ -143,139 +123,91 @@ pub fn raft_test<F, Fut>(
     });
 }
 
-impl Config {
+impl RaftCluster {
     /// Starts `n` connected peers (Go's `make_config`). Long delays are on, as in Go.
-    pub fn new(n: usize, unreliable: bool, snapshot: bool) -> Config {
-        let net = Network::new();
-        net.reliable(!unreliable);
-        net.long_delays(true);
-        let cfg = Config {
-            n,
-            net,
-            snapshot,
-            state: Arc::new(Mutex::new(State {
-                rafts: vec![None; n],
-                saved: (0..n).map(|_| Persister::new()).collect(),
-                end_names: vec![Vec::new(); n],
-                connected: vec![false; n],
+    pub fn new(n: usize, net: Net, snapshots: Snapshots) -> RaftCluster {
+        let network = Network::new();
+        network.reliable(net == Net::Reliable);
+        network.long_delays(true);
+        let name = GroupName {
+            group: String::new(),
+            kind: "raft",
+        };
+        let cfg = RaftCluster {
+            cluster: Cluster::new(&network, name, n, |rf: &Raft| rf.kill()),
+            snapshots,
+            applied: Arc::new(Mutex::new(Applied {
                 logs: vec![BTreeMap::new(); n],
                 last_applied: vec![0; n],
                 max_index: 0,
-                generation: 0,
-                no_snapshots: vec![false; n],
-            })),
-            begun: Arc::new(Mutex::new(Begin {
-                description: String::new(),
-                t0: Instant::now(),
-                rpcs0: 0,
-                bytes0: 0,
                 max_index0: 0,
+                no_snapshots: vec![false; n],
             })),
         };
         for i in 0..n {
             cfg.start1(i);
         }
-        for i in 0..n {
-            cfg.connect(i);
-        }
+        cfg.connect_all();
         cfg
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Number of peers.
-    pub fn n(&self) -> usize {
-        self.n
+    fn lock(&self) -> MutexGuard<'_, Applied> {
+        self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Marks the start of the measured part of a test.
     pub fn begin(&self, description: &str) {
-        let max_index0 = self.lock().max_index;
-        *self.begun.lock().unwrap_or_else(|e| e.into_inner()) = Begin {
-            description: description.to_string(),
-            t0: Instant::now(),
-            rpcs0: self.net.rpc_count(),
-            bytes0: self.net.byte_count(),
-            max_index0,
-        };
+        let mut st = self.lock();
+        st.max_index0 = st.max_index;
+        drop(st);
+        self.cluster.begin(description);
     }
 
-    /// The summary of a passed test: virtual time, peers, RPCs, bytes, commands agreed.
+    /// The pass line of a passed test: virtual time, peers, RPCs, bytes, commands agreed.
     pub fn end(&self) -> String {
-        let b = self.begun.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let cmds = self.lock().max_index - b.max_index0;
-        format!(
-            "({}) time={:.1}s peers={} rpcs={} bytes={} cmds={}",
-            b.description,
-            b.t0.elapsed().as_secs_f64(),
-            self.n,
-            self.net.rpc_count() - b.rpcs0,
-            self.net.byte_count() - b.bytes0,
-            cmds
-        )
+        let cmds = {
+            let st = self.lock();
+            st.max_index - st.max_index0
+        };
+        self.pass_line(&[("bytes", self.bytes_since_begin()), ("cmds", cmds)])
     }
 
-    /// Crashes peer `i`: cuts it off, deletes its server, stops all its tasks, and keeps a copy of
-    /// its persister for a later restart.
+    /// Crashes peer `i` (Go's `crash1`): see [`Cluster::crash`].
     pub fn crash1(&self, i: usize) {
-        if self.lock().rafts[i].is_some() {
-            tracing::info!(target: "tester", "crash {}", server_name(i));
-        }
-        self.disconnect(i);
-        self.net.delete_server(&server_name(i));
-        let peer = {
-            let mut st = self.lock();
-            // A fresh persister, so the old incarnation cannot overwrite what the new one reads.
-            st.saved[i] = st.saved[i].copy();
-            st.rafts[i].take()
-        };
-        if let Some(p) = peer {
-            p.node.enter(|| p.raft.kill());
-            p.node.kill();
-        }
+        self.crash(i);
     }
 
-    /// (Re)starts peer `i` with fresh ends and a copy of its persister (Go's `start1`).
+    /// (Re)starts peer `i` with fresh ends and a copy of its persister (Go's `start1`); its
+    /// service restores the snapshot saved there, if any.
     pub fn start1(&self, i: usize) {
-        self.crash1(i);
-        tracing::info!(target: "tester", "start {}", server_name(i));
-        let (ends, persister) = {
-            let mut st = self.lock();
-            st.generation += 1;
-            let g = st.generation;
-            let names: Vec<String> = (0..self.n).map(|j| format!("{i}->{j}#{g}")).collect();
-            let ends = make_ends(&self.net, &names, server_name);
-            st.end_names[i] = names;
-            st.last_applied[i] = 0;
-            st.saved[i] = st.saved[i].copy();
-            (ends, st.saved[i].clone())
-        };
-        let snapshot = persister.read_snapshot();
-        if !snapshot.is_empty()
-            && let Err(e) = self.ingest_snapshot(i, &snapshot, None)
-        {
-            panic!("{e}");
-        }
-        let (tx, rx) = mpsc::channel(APPLY_CHANNEL_CAPACITY);
-        let node = Node::new(server_name(i));
-        let raft = node.enter(|| Raft::new(ends, i, persister, tx));
-        let server = node.enter(|| {
-            let s = Server::new();
-            s.add_service(raft.service());
-            s
+        self.crash(i);
+        tracing::info!(target: "tester", "start {}", self.server_name(i));
+        self.start_member(i, |ends, persister| {
+            self.lock().last_applied[i] = 0;
+            let snapshot = persister.read_snapshot();
+            if !snapshot.is_empty()
+                && let Err(e) = self.ingest_snapshot(i, &snapshot, None)
+            {
+                panic!("{e}");
+            }
+            let (tx, rx) = mpsc::channel(APPLY_CHANNEL_CAPACITY);
+            let node = Node::new(self.server_name(i));
+            let raft = node.enter(|| Raft::new(ends, i, persister, tx));
+            let server = node.enter(|| {
+                let s = Server::new();
+                s.add_service(raft.service());
+                s
+            });
+            let peer = Member { handle: raft, node };
+            let applier = self.clone();
+            let p = peer.clone();
+            Node::tester().spawn(async move { applier.applier(i, p, rx).await });
+            (peer, server)
         });
-        let peer = Peer { raft, node };
-        let applier = self.clone();
-        let p = peer.clone();
-        Node::tester().spawn(async move { applier.applier(i, p, rx).await });
-        self.lock().rafts[i] = Some(peer);
-        self.net.add_server(&server_name(i), server);
     }
 
     /// Reads peer `i`'s apply channel and checks every message (Go's `applier` and `applierSnap`).
-    async fn applier(&self, i: usize, peer: Peer, mut rx: mpsc::Receiver<ApplyMsg>) {
+    async fn applier(&self, i: usize, peer: Member<Raft>, mut rx: mpsc::Receiver<ApplyMsg>) {
         while let Some(m) = rx.recv().await {
             if !peer.node.is_alive() {
                 return; // a message of a crashed incarnation
@@ -283,7 +215,7 @@ impl Config {
             let snapshot_now = match m {
                 ApplyMsg::Snapshot { index, data, .. } => {
                     let applied = self.lock().last_applied[i];
-                    if self.snapshot && index < applied {
+                    if self.snapshots == Snapshots::On && index < applied {
                         panic!(
                             "apply error: server {i} sent a snapshot that ends at index {index} \
                              after it had applied index {applied}: the state machine would go \
@@ -291,7 +223,7 @@ impl Config {
                              (Figure 13, rule 6)"
                         );
                     }
-                    if self.snapshot
+                    if self.snapshots == Snapshots::On
                         && let Err(e) = self.ingest_snapshot(i, &data, Some(index))
                     {
                         panic!("{e}");
@@ -301,7 +233,7 @@ impl Config {
                 ApplyMsg::Command { index, command } => self.check_apply(i, index, command),
             };
             if let Some((index, data)) = snapshot_now {
-                let raft = peer.raft.clone();
+                let raft = peer.handle.clone();
                 // Like Go's tester, snapshot from inside the apply loop.
                 let _ = peer
                     .node
@@ -314,7 +246,7 @@ impl Config {
     /// Checks one applied command; returns a snapshot to hand to Raft when one is due.
     fn check_apply(&self, i: usize, index: u64, command: Vec<u8>) -> Option<(u64, Vec<u8>)> {
         let mut st = self.lock();
-        if self.snapshot && index != st.last_applied[i] + 1 {
+        if self.snapshots == Snapshots::On && index != st.last_applied[i] + 1 {
             panic!(
                 "apply error: server {i} applied out of order: expected index {}, got {index}",
                 st.last_applied[i] + 1
@@ -341,7 +273,10 @@ impl Config {
         st.logs[i].insert(index, command);
         st.max_index = st.max_index.max(index);
         st.last_applied[i] = index;
-        if !self.snapshot || !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) || st.no_snapshots[i] {
+        if self.snapshots == Snapshots::Off
+            || !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL)
+            || st.no_snapshots[i]
+        {
             return None;
         }
         let xlog: Vec<Option<Vec<u8>>> = (0..=index).map(|j| st.logs[i].get(&j).cloned()).collect();
@@ -372,103 +307,6 @@ impl Config {
         Ok(())
     }
 
-    /// Attaches peer `i` to the network again (both directions, to connected peers).
-    pub fn connect(&self, i: usize) {
-        tracing::info!(target: "tester", "connect {}", server_name(i));
-        let mut st = self.lock();
-        st.connected[i] = true;
-        for j in 0..self.n {
-            if st.connected[j] {
-                if let Some(name) = st.end_names[i].get(j) {
-                    self.net.enable(name, true);
-                }
-                if let Some(name) = st.end_names[j].get(i) {
-                    self.net.enable(name, true);
-                }
-            }
-        }
-    }
-
-    /// Detaches peer `i` from the network (both directions).
-    pub fn disconnect(&self, i: usize) {
-        let mut st = self.lock();
-        if st.connected[i] {
-            tracing::info!(target: "tester", "disconnect {}", server_name(i));
-        }
-        st.connected[i] = false;
-        for j in 0..self.n {
-            if let Some(name) = st.end_names[i].get(j) {
-                self.net.enable(name, false);
-            }
-            if let Some(name) = st.end_names[j].get(i) {
-                self.net.enable(name, false);
-            }
-        }
-    }
-
-    /// Enables or cuts the link from peer `from` to peer `to`: the calls `from` makes to `to` (and
-    /// their replies). The other direction is a link of its own. `connect` and `disconnect` of
-    /// either peer set it again.
-    pub fn link(&self, from: usize, to: usize, up: bool) {
-        tracing::info!(
-            target: "tester",
-            "link {} -> {} {}",
-            server_name(from),
-            server_name(to),
-            if up { "up" } else { "cut" }
-        );
-        let st = self.lock();
-        if let Some(name) = st.end_names[from].get(to) {
-            self.net.enable(name, up);
-        }
-    }
-
-    /// The name of the end peer `from` calls peer `to` on (its current incarnation).
-    fn end_name(&self, from: usize, to: usize) -> String {
-        self.lock().end_names[from]
-            .get(to)
-            .cloned()
-            .unwrap_or_else(|| panic!("server {from} has no end to server {to}: is it running?"))
-    }
-
-    /// Holds back the calls peer `from` makes to peer `to` from now on (`true`), or lets every
-    /// held one go (`false`). Held calls leave in order when let go; a restart of `from` drops
-    /// the hold with the old ends.
-    pub fn hold(&self, from: usize, to: usize, yes: bool) {
-        tracing::info!(target: "tester", "hold {} -> {} {yes}", server_name(from), server_name(to));
-        self.net.hold(&self.end_name(from, to), yes);
-    }
-
-    /// Lets the `n` oldest held calls from `from` to `to` go; returns how many went.
-    pub fn release(&self, from: usize, to: usize, n: usize) -> usize {
-        tracing::info!(target: "tester", "release {n} {} -> {}", server_name(from), server_name(to));
-        self.net.release(&self.end_name(from, to), n)
-    }
-
-    /// Holds back the replies to the calls `from` makes to `to` (`true`) until let go (`false`);
-    /// a held reply is lost if the link is cut meanwhile.
-    pub fn hold_replies(&self, from: usize, to: usize, yes: bool) {
-        tracing::info!(target: "tester", "hold replies {} -> {} {yes}", server_name(from), server_name(to));
-        self.net.hold_replies(&self.end_name(from, to), yes);
-    }
-
-    /// Loses every reply to the calls `from` makes to `to` (`true`) until told otherwise; the
-    /// requests still take effect.
-    pub fn lose_replies(&self, from: usize, to: usize, yes: bool) {
-        tracing::info!(target: "tester", "lose replies {} -> {} {yes}", server_name(from), server_name(to));
-        self.net.lose_replies(&self.end_name(from, to), yes);
-    }
-
-    /// How many replies to calls from `from` to `to` wait in the hold.
-    pub fn replies_held(&self, from: usize, to: usize) -> usize {
-        self.net.replies_held(&self.end_name(from, to))
-    }
-
-    /// Size of peer `i`'s saved Raft state, in bytes.
-    pub fn raft_state_size(&self, i: usize) -> usize {
-        self.lock().saved[i].raft_state_size()
-    }
-
     /// Whether peer `i`'s applier asks for snapshots (in a test with snapshots): a service that
     /// snapshots rarely, so that its Raft's snapshot lags behind the leader's.
     pub fn set_snapshots(&self, i: usize, on: bool) {
@@ -496,42 +334,6 @@ impl Config {
         Some(index)
     }
 
-    /// How many calls from `from` to `to` wait in the hold.
-    pub fn held(&self, from: usize, to: usize) -> usize {
-        self.net.held_count(&self.end_name(from, to))
-    }
-
-    /// Starts (forgetting earlier ones) or stops (keeping them) recording the requests `from`
-    /// delivers to `to`.
-    pub fn record(&self, from: usize, to: usize, yes: bool) {
-        self.net.record(&self.end_name(from, to), yes);
-    }
-
-    /// The methods of the requests recorded from `from` to `to`, in delivery order.
-    pub fn recorded(&self, from: usize, to: usize) -> Vec<String> {
-        self.net.recorded_methods(&self.end_name(from, to))
-    }
-
-    /// Delivers a copy of every recorded request from `from` to `to` again, in order, dropping
-    /// the replies: a network that duplicates messages. Returns how many were delivered.
-    pub async fn replay(&self, from: usize, to: usize) -> usize {
-        tracing::info!(target: "tester", "replay {} -> {}", server_name(from), server_name(to));
-        self.net.replay(&self.end_name(from, to)).await
-    }
-
-    /// Splits the peers into `groups`: peers of one group reach each other, and no one else. A peer
-    /// in no group is cut off from all (but counts as connected for the checks).
-    pub fn partition(&self, groups: &[&[usize]]) {
-        let group_of = |i: usize| groups.iter().position(|g| g.contains(&i));
-        for i in 0..self.n {
-            self.lock().connected[i] = true;
-            for j in (0..self.n).filter(|&j| j != i) {
-                let together = group_of(i).is_some() && group_of(i) == group_of(j);
-                self.link(i, j, together);
-            }
-        }
-    }
-
     /// Waits until `probe` returns `Some` (asking every 5 ms), for at most `limit`; `None` if it
     /// never did.
     pub async fn wait_until<T, F, Fut>(&self, limit: Duration, mut probe: F) -> Option<T>
@@ -549,62 +351,6 @@ impl Config {
             }
             sleep(Duration::from_millis(5)).await;
         }
-    }
-
-    /// Whether peer `i` is connected.
-    pub fn is_connected(&self, i: usize) -> bool {
-        self.lock().connected[i]
-    }
-
-    /// Whether peer `i` is running (not crashed).
-    pub fn is_running(&self, i: usize) -> bool {
-        self.lock().rafts[i].is_some()
-    }
-
-    /// Makes the network reliable or not.
-    pub fn set_unreliable(&self, yes: bool) {
-        self.net.reliable(!yes);
-    }
-
-    /// Turns long reordering of replies on or off.
-    pub fn set_long_reordering(&self, yes: bool) {
-        self.net.long_reordering(yes);
-    }
-
-    /// Total RPCs sent on the network.
-    pub fn rpc_total(&self) -> u64 {
-        self.net.rpc_count()
-    }
-
-    /// RPCs received by peer `i`'s current incarnation.
-    pub fn rpc_count(&self, i: usize) -> u64 {
-        self.net.server_rpc_count(&server_name(i))
-    }
-
-    /// Total bytes sent on the network.
-    pub fn bytes_total(&self) -> u64 {
-        self.net.byte_count()
-    }
-
-    /// The largest Raft state any peer has saved, in bytes.
-    pub fn log_size(&self) -> usize {
-        self.lock()
-            .saved
-            .iter()
-            .map(Persister::raft_state_size)
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Runs `f` on peer `i`'s Raft, as that peer (its spawns belong to it). `None` if crashed.
-    async fn on<T, Fut>(&self, i: usize, f: impl FnOnce(Raft) -> Fut) -> Option<T>
-    where
-        T: Send + 'static,
-        Fut: Future<Output = T> + Send + 'static,
-    {
-        let peer = self.lock().rafts[i].clone()?;
-        let fut = peer.node.enter(|| f(peer.raft.clone()));
-        peer.node.spawn(fut).await.ok()
     }
 
     /// `Raft::get_state` of peer `i`, or `None` if it is crashed.
@@ -641,7 +387,7 @@ impl Config {
         for _ in 0..10 {
             sleep(Duration::from_millis(450 + sim::random_range(0..100))).await;
             let mut leaders: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-            for i in 0..self.n {
+            for i in 0..self.n() {
                 if self.is_connected(i)
                     && let Some((term, true)) = self.get_state(i).await
                 {
@@ -663,7 +409,7 @@ impl Config {
     /// Checks that all connected peers agree on the term; returns it.
     pub async fn check_terms(&self) -> u64 {
         let mut term = None;
-        for i in 0..self.n {
+        for i in 0..self.n() {
             if self.is_connected(i)
                 && let Some((t, _)) = self.get_state(i).await
             {
@@ -681,7 +427,7 @@ impl Config {
 
     /// Checks that no connected peer thinks it is the leader.
     pub async fn check_no_leader(&self) {
-        for i in 0..self.n {
+        for i in 0..self.n() {
             if self.is_connected(i)
                 && let Some((_, true)) = self.get_state(i).await
             {
@@ -727,7 +473,7 @@ impl Config {
                 to *= 2;
             }
             if let Some(start) = start_term {
-                for i in 0..self.n {
+                for i in 0..self.n() {
                     if let Some((t, _)) = self.get_state(i).await
                         && t > start
                     {
@@ -751,8 +497,8 @@ impl Config {
         let mut starts = 0;
         while t0.elapsed() < Duration::from_secs(10) {
             let mut index = None;
-            for _ in 0..self.n {
-                starts = (starts + 1) % self.n;
+            for _ in 0..self.n() {
+                starts = (starts + 1) % self.n();
                 if self.is_connected(starts)
                     && let Some((i, _, true)) = self.start(starts, command.clone()).await
                 {

@@ -5,34 +5,45 @@ use std::time::Duration;
 
 use labrpc::sim;
 use raftlab::kv_tester::{
-    ELECTION_TIMEOUT, Generic, check, check_client_appends, generic_test, kv_test, speed_test,
+    ELECTION_TIMEOUT, GenericTest, Net, check, check_client_appends, generic_test, kv_test,
+    speed_test,
 };
 use tokio::time::{sleep, timeout};
 
 #[test]
 fn basic_3a() {
-    kv_test(5, false, None, "3A one client", |cfg| {
-        generic_test(cfg, Generic::new(1, false, false, false))
+    kv_test(5, Net::Reliable, None, "3A one client", |cfg| {
+        generic_test(cfg, GenericTest::clients(1))
     });
 }
 
 #[test]
 fn speed_3a() {
-    kv_test(3, false, None, "3A ops complete fast enough", speed_test);
+    kv_test(
+        3,
+        Net::Reliable,
+        None,
+        "3A ops complete fast enough",
+        speed_test,
+    );
 }
 
 #[test]
 fn concurrent_3a() {
-    kv_test(5, false, None, "3A many clients", |cfg| {
-        generic_test(cfg, Generic::new(5, false, false, false))
+    kv_test(5, Net::Reliable, None, "3A many clients", |cfg| {
+        generic_test(cfg, GenericTest::clients(5))
     });
 }
 
 #[test]
 fn unreliable_3a() {
-    kv_test(5, true, None, "3A unreliable net, many clients", |cfg| {
-        generic_test(cfg, Generic::new(5, false, false, false))
-    });
+    kv_test(
+        5,
+        Net::Unreliable,
+        None,
+        "3A unreliable net, many clients",
+        |cfg| generic_test(cfg, GenericTest::clients(5)),
+    );
 }
 
 /// Five clients append concurrently to one key over an unreliable network: every append must
@@ -41,7 +52,7 @@ fn unreliable_3a() {
 fn unreliable_one_key_3a() {
     kv_test(
         3,
-        true,
+        Net::Unreliable,
         None,
         "3A concurrent append to same key, unreliable",
         |cfg| async move {
@@ -77,7 +88,7 @@ fn unreliable_one_key_3a() {
 fn one_partition_3a() {
     kv_test(
         5,
-        false,
+        Net::Reliable,
         None,
         "3A progress in majority; none in minority; completion after heal",
         |cfg| async move {
@@ -122,29 +133,33 @@ fn one_partition_3a() {
 
 #[test]
 fn many_partitions_one_client_3a() {
-    kv_test(5, false, None, "3A partitions, one client", |cfg| {
-        generic_test(cfg, Generic::new(1, false, true, false))
+    kv_test(5, Net::Reliable, None, "3A partitions, one client", |cfg| {
+        generic_test(cfg, GenericTest::clients(1).with_partitions())
     });
 }
 
 #[test]
 fn many_partitions_many_clients_3a() {
-    kv_test(5, false, None, "3A partitions, many clients", |cfg| {
-        generic_test(cfg, Generic::new(5, false, true, false))
-    });
+    kv_test(
+        5,
+        Net::Reliable,
+        None,
+        "3A partitions, many clients",
+        |cfg| generic_test(cfg, GenericTest::clients(5).with_partitions()),
+    );
 }
 
 #[test]
 fn persist_one_client_3a() {
-    kv_test(5, false, None, "3A restarts, one client", |cfg| {
-        generic_test(cfg, Generic::new(1, true, false, false))
+    kv_test(5, Net::Reliable, None, "3A restarts, one client", |cfg| {
+        generic_test(cfg, GenericTest::clients(1).with_crashes())
     });
 }
 
 #[test]
 fn persist_concurrent_3a() {
-    kv_test(5, false, None, "3A restarts, many clients", |cfg| {
-        generic_test(cfg, Generic::new(5, true, false, false))
+    kv_test(5, Net::Reliable, None, "3A restarts, many clients", |cfg| {
+        generic_test(cfg, GenericTest::clients(5).with_crashes())
     });
 }
 
@@ -152,10 +167,10 @@ fn persist_concurrent_3a() {
 fn persist_concurrent_unreliable_3a() {
     kv_test(
         5,
-        true,
+        Net::Unreliable,
         None,
         "3A unreliable net, restarts, many clients",
-        |cfg| generic_test(cfg, Generic::new(5, true, false, false)),
+        |cfg| generic_test(cfg, GenericTest::clients(5).with_crashes()),
     );
 }
 
@@ -163,10 +178,15 @@ fn persist_concurrent_unreliable_3a() {
 fn persist_partition_3a() {
     kv_test(
         5,
-        false,
+        Net::Reliable,
         None,
         "3A restarts, partitions, many clients",
-        |cfg| generic_test(cfg, Generic::new(5, true, true, false)),
+        |cfg| {
+            generic_test(
+                cfg,
+                GenericTest::clients(5).with_crashes().with_partitions(),
+            )
+        },
     );
 }
 
@@ -174,10 +194,15 @@ fn persist_partition_3a() {
 fn persist_partition_unreliable_3a() {
     kv_test(
         5,
-        true,
+        Net::Unreliable,
         None,
         "3A unreliable net, restarts, partitions, many clients",
-        |cfg| generic_test(cfg, Generic::new(5, true, true, false)),
+        |cfg| {
+            generic_test(
+                cfg,
+                GenericTest::clients(5).with_crashes().with_partitions(),
+            )
+        },
     );
 }
 
@@ -185,9 +210,17 @@ fn persist_partition_unreliable_3a() {
 fn persist_partition_unreliable_linearizable_3a() {
     kv_test(
         7,
-        true,
+        Net::Unreliable,
         None,
         "3A unreliable net, restarts, partitions, random keys, many clients",
-        |cfg| generic_test(cfg, Generic::new(15, true, true, true)),
+        |cfg| {
+            generic_test(
+                cfg,
+                GenericTest::clients(15)
+                    .with_crashes()
+                    .with_partitions()
+                    .with_random_keys(),
+            )
+        },
     );
 }

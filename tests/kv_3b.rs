@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use labrpc::sim;
 use raftlab::kv_tester::{
-    ELECTION_TIMEOUT, Generic, KvConfig, check, generic_test, kv_test, speed_test,
+    ELECTION_TIMEOUT, GenericTest, KvCluster, Net, check, generic_test, kv_test, speed_test,
 };
 use tokio::time::{Instant, sleep};
 
 const MAX_RAFT_STATE: usize = 1000;
 
-fn assert_trimmed(cfg: &KvConfig) {
+fn assert_trimmed(cfg: &KvCluster) {
     let sz = cfg.log_size();
     assert!(
         sz <= 8 * MAX_RAFT_STATE,
@@ -24,7 +24,7 @@ fn assert_trimmed(cfg: &KvConfig) {
 fn snapshot_rpc_3b() {
     kv_test(
         3,
-        false,
+        Net::Reliable,
         Some(MAX_RAFT_STATE),
         "3B InstallSnapshot RPC",
         |cfg| async move {
@@ -69,7 +69,7 @@ fn snapshot_rpc_3b() {
 fn snapshot_size_3b() {
     kv_test(
         3,
-        false,
+        Net::Reliable,
         Some(MAX_RAFT_STATE),
         "3B snapshot size is reasonable",
         |cfg| async move {
@@ -97,7 +97,7 @@ fn snapshot_size_3b() {
 fn speed_3b() {
     kv_test(
         3,
-        false,
+        Net::Reliable,
         Some(MAX_RAFT_STATE),
         "3B ops complete fast enough",
         speed_test,
@@ -108,10 +108,10 @@ fn speed_3b() {
 fn snapshot_recover_3b() {
     kv_test(
         5,
-        false,
+        Net::Reliable,
         Some(MAX_RAFT_STATE),
         "3B restarts, snapshots, one client",
-        |cfg| generic_test(cfg, Generic::new(1, true, false, false)),
+        |cfg| generic_test(cfg, GenericTest::clients(1).with_crashes()),
     );
 }
 
@@ -119,10 +119,10 @@ fn snapshot_recover_3b() {
 fn snapshot_recover_many_clients_3b() {
     kv_test(
         5,
-        false,
+        Net::Reliable,
         Some(MAX_RAFT_STATE),
         "3B restarts, snapshots, many clients",
-        |cfg| generic_test(cfg, Generic::new(20, true, false, false)),
+        |cfg| generic_test(cfg, GenericTest::clients(20).with_crashes()),
     );
 }
 
@@ -130,10 +130,10 @@ fn snapshot_recover_many_clients_3b() {
 fn snapshot_unreliable_3b() {
     kv_test(
         5,
-        true,
+        Net::Unreliable,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, snapshots, many clients",
-        |cfg| generic_test(cfg, Generic::new(5, false, false, false)),
+        |cfg| generic_test(cfg, GenericTest::clients(5)),
     );
 }
 
@@ -141,10 +141,10 @@ fn snapshot_unreliable_3b() {
 fn snapshot_unreliable_recover_3b() {
     kv_test(
         5,
-        true,
+        Net::Unreliable,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, snapshots, many clients",
-        |cfg| generic_test(cfg, Generic::new(5, true, false, false)),
+        |cfg| generic_test(cfg, GenericTest::clients(5).with_crashes()),
     );
 }
 
@@ -152,10 +152,15 @@ fn snapshot_unreliable_recover_3b() {
 fn snapshot_unreliable_recover_concurrent_partition_3b() {
     kv_test(
         5,
-        true,
+        Net::Unreliable,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, partitions, snapshots, many clients",
-        |cfg| generic_test(cfg, Generic::new(5, true, true, false)),
+        |cfg| {
+            generic_test(
+                cfg,
+                GenericTest::clients(5).with_crashes().with_partitions(),
+            )
+        },
     );
 }
 
@@ -163,10 +168,18 @@ fn snapshot_unreliable_recover_concurrent_partition_3b() {
 fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
     kv_test(
         7,
-        true,
+        Net::Unreliable,
         Some(MAX_RAFT_STATE),
         "3B unreliable net, restarts, partitions, snapshots, random keys, many clients",
-        |cfg| generic_test(cfg, Generic::new(15, true, true, true)),
+        |cfg| {
+            generic_test(
+                cfg,
+                GenericTest::clients(15)
+                    .with_crashes()
+                    .with_partitions()
+                    .with_random_keys(),
+            )
+        },
     );
 }
 
@@ -178,7 +191,7 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
 fn snapshot_keeps_duplicates_3b() {
     kv_test(
         3,
-        false,
+        Net::Reliable,
         Some(MAX_RAFT_STATE),
         "3B the duplicate table survives a restart",
         |cfg| async move {

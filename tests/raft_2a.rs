@@ -3,37 +3,44 @@
 use std::time::Duration;
 
 use raftlab::raft_tester::{
-    Config, ELECTION_TIMEOUT, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, raft_test, random_cmd,
+    ELECTION_TIMEOUT, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, Net, RaftCluster, Snapshots,
+    raft_test, random_cmd,
 };
 use tokio::time::{Instant, sleep};
 
 #[test]
 fn initial_election_2a() {
-    raft_test(3, false, false, "2A initial election", |cfg| async move {
-        // Is a leader elected?
-        cfg.check_one_leader().await;
-        // Sleep a bit to avoid racing with followers learning of the election, then check that
-        // all peers agree on the term.
-        sleep(Duration::from_millis(50)).await;
-        let term1 = cfg.check_terms().await;
-        assert!(term1 >= 1, "term is {term1}, but should be at least 1");
-        // Does the leader and term stay the same if there is no network failure?
-        sleep(2 * ELECTION_TIMEOUT).await;
-        let term2 = cfg.check_terms().await;
-        if term1 != term2 {
-            println!("warning: term changed even though there were no failures");
-        }
-        // There should still be a leader.
-        cfg.check_one_leader().await;
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::Off,
+        "2A initial election",
+        |cfg| async move {
+            // Is a leader elected?
+            cfg.check_one_leader().await;
+            // Sleep a bit to avoid racing with followers learning of the election, then check that
+            // all peers agree on the term.
+            sleep(Duration::from_millis(50)).await;
+            let term1 = cfg.check_terms().await;
+            assert!(term1 >= 1, "term is {term1}, but should be at least 1");
+            // Does the leader and term stay the same if there is no network failure?
+            sleep(2 * ELECTION_TIMEOUT).await;
+            let term2 = cfg.check_terms().await;
+            if term1 != term2 {
+                println!("warning: term changed even though there were no failures");
+            }
+            // There should still be a leader.
+            cfg.check_one_leader().await;
+        },
+    );
 }
 
 #[test]
 fn re_election_2a() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2A election after network failure",
         |cfg| async move {
             let servers = cfg.n();
@@ -63,26 +70,32 @@ fn re_election_2a() {
 
 #[test]
 fn many_elections_2a() {
-    raft_test(7, false, false, "2A multiple elections", |cfg| async move {
-        let servers = cfg.n();
-        cfg.check_one_leader().await;
-        for _ in 1..10 {
-            // Disconnect three nodes.
-            let i1 = labrpc::sim::random_range(0..servers);
-            let i2 = labrpc::sim::random_range(0..servers);
-            let i3 = labrpc::sim::random_range(0..servers);
-            cfg.disconnect(i1);
-            cfg.disconnect(i2);
-            cfg.disconnect(i3);
-            // Either the current leader should still be alive, or the remaining four should
-            // elect a new one.
+    raft_test(
+        7,
+        Net::Reliable,
+        Snapshots::Off,
+        "2A multiple elections",
+        |cfg| async move {
+            let servers = cfg.n();
             cfg.check_one_leader().await;
-            cfg.connect(i1);
-            cfg.connect(i2);
-            cfg.connect(i3);
-        }
-        cfg.check_one_leader().await;
-    });
+            for _ in 1..10 {
+                // Disconnect three nodes.
+                let i1 = labrpc::sim::random_range(0..servers);
+                let i2 = labrpc::sim::random_range(0..servers);
+                let i3 = labrpc::sim::random_range(0..servers);
+                cfg.disconnect(i1);
+                cfg.disconnect(i2);
+                cfg.disconnect(i3);
+                // Either the current leader should still be alive, or the remaining four should
+                // elect a new one.
+                cfg.check_one_leader().await;
+                cfg.connect(i1);
+                cfg.connect(i2);
+                cfg.connect(i3);
+            }
+            cfg.check_one_leader().await;
+        },
+    );
 }
 
 // ----- Scenarios the Go tests leave to luck: built step by step on every seed -----
@@ -93,8 +106,8 @@ fn many_elections_2a() {
 fn leader_yields_to_higher_term_2a() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2A leader yields to a higher term",
         |cfg| async move {
             let leader = cfg.check_one_leader().await;
@@ -157,12 +170,12 @@ where
 }
 
 /// The term of peer `i` (0 if it is crashed).
-async fn term_of(cfg: &Config, i: usize) -> u64 {
+async fn term_of(cfg: &RaftCluster, i: usize) -> u64 {
     cfg.get_state(i).await.map_or(0, |s| s.0)
 }
 
 /// Cuts every link into and out of `i` but the one from `i` to `to`, which holds its calls.
-fn isolate_but_held(cfg: &Config, i: usize, to: usize) {
+fn isolate_but_held(cfg: &RaftCluster, i: usize, to: usize) {
     cfg.hold(i, to, true);
     for j in (0..cfg.n()).filter(|&j| j != i) {
         cfg.link(j, i, false);
@@ -177,8 +190,8 @@ fn isolate_but_held(cfg: &Config, i: usize, to: usize) {
 fn late_vote_does_not_count_2a() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2A a late vote does not count",
         |cfg| async move {
             let leader = cfg.check_one_leader().await;
@@ -228,8 +241,8 @@ fn late_vote_does_not_count_2a() {
 fn vote_restarts_timer_2a() {
     raft_test(
         5,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2A granting a vote restarts the timer",
         |cfg| async move {
             let leader = cfg.check_one_leader().await;
@@ -316,8 +329,8 @@ fn vote_restarts_timer_2a() {
 fn refused_vote_keeps_timer_2a() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2A refusing a vote keeps the timer",
         |cfg| async move {
             let leader = cfg.check_one_leader().await;
@@ -371,8 +384,8 @@ fn refused_vote_keeps_timer_2a() {
 fn first_heartbeat_at_once_2a() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2A a new leader's first heartbeat",
         |cfg| async move {
             let mut leader = cfg.check_one_leader().await;

@@ -3,44 +3,56 @@
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::raft_tester::{ELECTION_TIMEOUT, cmd, raft_test, random_cmd, show};
+use raftlab::raft_tester::{ELECTION_TIMEOUT, Net, Snapshots, cmd, raft_test, random_cmd, show};
 use tokio::time::sleep;
 
 #[test]
 fn basic_agree_2b() {
-    raft_test(3, false, false, "2B basic agreement", |cfg| async move {
-        let servers = cfg.n();
-        for index in 1..=3u64 {
-            let (nd, _) = cfg.n_committed(index);
-            assert!(nd == 0, "some have committed before start()");
-            let xindex = cfg.one(cmd(index * 100), servers, false).await;
-            assert!(xindex == index, "got index {xindex} but expected {index}");
-        }
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::Off,
+        "2B basic agreement",
+        |cfg| async move {
+            let servers = cfg.n();
+            for index in 1..=3u64 {
+                let (nd, _) = cfg.n_committed(index);
+                assert!(nd == 0, "some have committed before start()");
+                let xindex = cfg.one(cmd(index * 100), servers, false).await;
+                assert!(xindex == index, "got index {xindex} but expected {index}");
+            }
+        },
+    );
 }
 
 /// Each command should be sent to each peer just once.
 #[test]
 fn rpc_bytes_2b() {
-    raft_test(3, false, false, "2B RPC byte count", |cfg| async move {
-        let servers = cfg.n() as u64;
-        cfg.one(cmd(99), servers as usize, false).await;
-        let bytes0 = cfg.bytes_total();
-        let mut sent = 0u64;
-        for index in 2..12u64 {
-            let c: Vec<u8> = (0..5000).map(|_| sim::random_range(b'a'..=b'z')).collect();
-            sent += c.len() as u64;
-            let xindex = cfg.one(c, servers as usize, false).await;
-            assert!(xindex == index, "got index {xindex} but expected {index}");
-        }
-        let got = cfg.bytes_total() - bytes0;
-        let expected = servers * sent;
-        assert!(
-            got <= expected + 50_000,
-            "too many RPC bytes; got {got}, expected at most {}",
-            expected + 50_000
-        );
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::Off,
+        "2B RPC byte count",
+        |cfg| async move {
+            let servers = cfg.n() as u64;
+            cfg.one(cmd(99), servers as usize, false).await;
+            let bytes0 = cfg.bytes_total();
+            let mut sent = 0u64;
+            for index in 2..12u64 {
+                let c: Vec<u8> = (0..5000).map(|_| sim::random_range(b'a'..=b'z')).collect();
+                sent += c.len() as u64;
+                let xindex = cfg.one(c, servers as usize, false).await;
+                assert!(xindex == index, "got index {xindex} but expected {index}");
+            }
+            let got = cfg.bytes_total() - bytes0;
+            let expected = servers * sent;
+            assert!(
+                got <= expected + 50_000,
+                "too many RPC bytes; got {got}, expected at most {}",
+                expected + 50_000
+            );
+        },
+    );
 }
 
 /// A follower's failure must not stop agreement; with no majority, nothing commits.
@@ -48,8 +60,8 @@ fn rpc_bytes_2b() {
 fn follower_failure_2b() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B test progressive failure of followers",
         |cfg| async move {
             let servers = cfg.n();
@@ -83,8 +95,8 @@ fn follower_failure_2b() {
 fn leader_failure_2b() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B test failure of leaders",
         |cfg| async move {
             let servers = cfg.n();
@@ -116,8 +128,8 @@ fn leader_failure_2b() {
 fn fail_agree_2b() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B agreement after follower reconnects",
         |cfg| async move {
             let servers = cfg.n();
@@ -148,8 +160,8 @@ fn fail_agree_2b() {
 fn fail_no_agree_2b() {
     raft_test(
         5,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B no agreement if too many followers disconnect",
         |cfg| async move {
             let servers = cfg.n();
@@ -185,8 +197,8 @@ fn fail_no_agree_2b() {
 fn concurrent_starts_2b() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B concurrent start()s",
         |cfg| async move {
             let servers = cfg.n();
@@ -251,8 +263,8 @@ fn concurrent_starts_2b() {
 fn rejoin_2b() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B rejoin of partitioned leader",
         |cfg| async move {
             let servers = cfg.n();
@@ -284,8 +296,8 @@ fn rejoin_2b() {
 fn backup_2b() {
     raft_test(
         5,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B leader backs up quickly over incorrect follower logs",
         |cfg| async move {
             let servers = cfg.n();
@@ -347,8 +359,8 @@ fn backup_2b() {
 fn count_2b() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2B RPC counts aren't too high",
         |cfg| async move {
             let servers = cfg.n();

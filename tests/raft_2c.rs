@@ -5,82 +5,96 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::raft_tester::{Config, ELECTION_TIMEOUT, cmd, raft_test, random_cmd};
+use raftlab::raft_tester::{
+    ELECTION_TIMEOUT, Net, RaftCluster, Snapshots, cmd, raft_test, random_cmd,
+};
 use tokio::time::sleep;
 
 #[test]
 fn persist1_2c() {
-    raft_test(3, false, false, "2C basic persistence", |cfg| async move {
-        let servers = cfg.n();
-        cfg.one(cmd(11), servers, true).await;
-        // Crash and re-start all.
-        for i in 0..servers {
-            cfg.start1(i);
-        }
-        for i in 0..servers {
-            cfg.disconnect(i);
-            cfg.connect(i);
-        }
-        cfg.one(cmd(12), servers, true).await;
-        let leader1 = cfg.check_one_leader().await;
-        cfg.disconnect(leader1);
-        cfg.start1(leader1);
-        cfg.connect(leader1);
-        cfg.one(cmd(13), servers, true).await;
-        let leader2 = cfg.check_one_leader().await;
-        cfg.disconnect(leader2);
-        cfg.one(cmd(14), servers - 1, true).await;
-        cfg.start1(leader2);
-        cfg.connect(leader2);
-        // Wait for leader2 to join before killing i3.
-        cfg.wait(4, servers, None).await;
-        let i3 = (cfg.check_one_leader().await + 1) % servers;
-        cfg.disconnect(i3);
-        cfg.one(cmd(15), servers - 1, true).await;
-        cfg.start1(i3);
-        cfg.connect(i3);
-        cfg.one(cmd(16), servers, true).await;
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::Off,
+        "2C basic persistence",
+        |cfg| async move {
+            let servers = cfg.n();
+            cfg.one(cmd(11), servers, true).await;
+            // Crash and re-start all.
+            for i in 0..servers {
+                cfg.start1(i);
+            }
+            for i in 0..servers {
+                cfg.disconnect(i);
+                cfg.connect(i);
+            }
+            cfg.one(cmd(12), servers, true).await;
+            let leader1 = cfg.check_one_leader().await;
+            cfg.disconnect(leader1);
+            cfg.start1(leader1);
+            cfg.connect(leader1);
+            cfg.one(cmd(13), servers, true).await;
+            let leader2 = cfg.check_one_leader().await;
+            cfg.disconnect(leader2);
+            cfg.one(cmd(14), servers - 1, true).await;
+            cfg.start1(leader2);
+            cfg.connect(leader2);
+            // Wait for leader2 to join before killing i3.
+            cfg.wait(4, servers, None).await;
+            let i3 = (cfg.check_one_leader().await + 1) % servers;
+            cfg.disconnect(i3);
+            cfg.one(cmd(15), servers - 1, true).await;
+            cfg.start1(i3);
+            cfg.connect(i3);
+            cfg.one(cmd(16), servers, true).await;
+        },
+    );
 }
 
 #[test]
 fn persist2_2c() {
-    raft_test(5, false, false, "2C more persistence", |cfg| async move {
-        let servers = cfg.n();
-        let mut index = 1;
-        for _ in 0..5 {
-            cfg.one(cmd(10 + index), servers, true).await;
-            index += 1;
-            let leader1 = cfg.check_one_leader().await;
-            cfg.disconnect((leader1 + 1) % servers);
-            cfg.disconnect((leader1 + 2) % servers);
-            cfg.one(cmd(10 + index), servers - 2, true).await;
-            index += 1;
-            cfg.disconnect(leader1 % servers);
-            cfg.disconnect((leader1 + 3) % servers);
-            cfg.disconnect((leader1 + 4) % servers);
-            cfg.start1((leader1 + 1) % servers);
-            cfg.start1((leader1 + 2) % servers);
-            cfg.connect((leader1 + 1) % servers);
-            cfg.connect((leader1 + 2) % servers);
-            sleep(ELECTION_TIMEOUT).await;
-            cfg.start1((leader1 + 3) % servers);
-            cfg.connect((leader1 + 3) % servers);
-            cfg.one(cmd(10 + index), servers - 2, true).await;
-            index += 1;
-            cfg.connect((leader1 + 4) % servers);
-            cfg.connect(leader1 % servers);
-        }
-        cfg.one(cmd(1000), servers, true).await;
-    });
+    raft_test(
+        5,
+        Net::Reliable,
+        Snapshots::Off,
+        "2C more persistence",
+        |cfg| async move {
+            let servers = cfg.n();
+            let mut index = 1;
+            for _ in 0..5 {
+                cfg.one(cmd(10 + index), servers, true).await;
+                index += 1;
+                let leader1 = cfg.check_one_leader().await;
+                cfg.disconnect((leader1 + 1) % servers);
+                cfg.disconnect((leader1 + 2) % servers);
+                cfg.one(cmd(10 + index), servers - 2, true).await;
+                index += 1;
+                cfg.disconnect(leader1 % servers);
+                cfg.disconnect((leader1 + 3) % servers);
+                cfg.disconnect((leader1 + 4) % servers);
+                cfg.start1((leader1 + 1) % servers);
+                cfg.start1((leader1 + 2) % servers);
+                cfg.connect((leader1 + 1) % servers);
+                cfg.connect((leader1 + 2) % servers);
+                sleep(ELECTION_TIMEOUT).await;
+                cfg.start1((leader1 + 3) % servers);
+                cfg.connect((leader1 + 3) % servers);
+                cfg.one(cmd(10 + index), servers - 2, true).await;
+                index += 1;
+                cfg.connect((leader1 + 4) % servers);
+                cfg.connect(leader1 % servers);
+            }
+            cfg.one(cmd(1000), servers, true).await;
+        },
+    );
 }
 
 #[test]
 fn persist3_2c() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2C partitioned leader and one follower crash, leader restarts",
         |cfg| async move {
             let servers = cfg.n();
@@ -105,52 +119,58 @@ fn persist3_2c() {
 /// committed by counting replicas.
 #[test]
 fn figure8_2c() {
-    raft_test(5, false, false, "2C Figure 8", |cfg| async move {
-        let servers = cfg.n();
-        cfg.one(random_cmd(), 1, true).await;
-        let mut nup = servers;
-        for _ in 0..1000 {
-            let mut leader = None;
+    raft_test(
+        5,
+        Net::Reliable,
+        Snapshots::Off,
+        "2C Figure 8",
+        |cfg| async move {
+            let servers = cfg.n();
+            cfg.one(random_cmd(), 1, true).await;
+            let mut nup = servers;
+            for _ in 0..1000 {
+                let mut leader = None;
+                for i in 0..servers {
+                    if let Some((_, _, true)) = cfg.start(i, random_cmd()).await {
+                        leader = Some(i);
+                    }
+                }
+                if sim::random_range(0..1000) < 100 {
+                    let half = ELECTION_TIMEOUT.as_millis() as u64 / 2;
+                    sleep(Duration::from_millis(sim::random_range(0..half))).await;
+                } else {
+                    sleep(Duration::from_millis(sim::random_range(0..13))).await;
+                }
+                if let Some(l) = leader {
+                    cfg.crash1(l);
+                    nup -= 1;
+                }
+                if nup < 3 {
+                    let s = sim::random_range(0..servers);
+                    if !cfg.is_running(s) {
+                        cfg.start1(s);
+                        cfg.connect(s);
+                        nup += 1;
+                    }
+                }
+            }
             for i in 0..servers {
-                if let Some((_, _, true)) = cfg.start(i, random_cmd()).await {
-                    leader = Some(i);
+                if !cfg.is_running(i) {
+                    cfg.start1(i);
+                    cfg.connect(i);
                 }
             }
-            if sim::random_range(0..1000) < 100 {
-                let half = ELECTION_TIMEOUT.as_millis() as u64 / 2;
-                sleep(Duration::from_millis(sim::random_range(0..half))).await;
-            } else {
-                sleep(Duration::from_millis(sim::random_range(0..13))).await;
-            }
-            if let Some(l) = leader {
-                cfg.crash1(l);
-                nup -= 1;
-            }
-            if nup < 3 {
-                let s = sim::random_range(0..servers);
-                if !cfg.is_running(s) {
-                    cfg.start1(s);
-                    cfg.connect(s);
-                    nup += 1;
-                }
-            }
-        }
-        for i in 0..servers {
-            if !cfg.is_running(i) {
-                cfg.start1(i);
-                cfg.connect(i);
-            }
-        }
-        cfg.one(random_cmd(), servers, true).await;
-    });
+            cfg.one(random_cmd(), servers, true).await;
+        },
+    );
 }
 
 #[test]
 fn unreliable_agree_2c() {
     raft_test(
         5,
-        true,
-        false,
+        Net::Unreliable,
+        Snapshots::Off,
         "2C unreliable agreement",
         |cfg| async move {
             let servers = cfg.n();
@@ -164,7 +184,7 @@ fn unreliable_agree_2c() {
                 }
                 cfg.one(cmd(iters), 1, true).await;
             }
-            cfg.set_unreliable(false);
+            cfg.set_net(Net::Reliable);
             for t in tasks {
                 t.await.expect("an agreement task failed");
             }
@@ -177,8 +197,8 @@ fn unreliable_agree_2c() {
 fn figure8_unreliable_2c() {
     raft_test(
         5,
-        true,
-        false,
+        Net::Unreliable,
+        Snapshots::Off,
         "2C Figure 8 (unreliable)",
         |cfg| async move {
             let servers = cfg.n();
@@ -230,7 +250,7 @@ fn figure8_unreliable_2c() {
 
 /// Clients submit commands while servers are disconnected, crashed and restarted at random;
 /// every command a client saw committed must be in the final log.
-async fn churn(cfg: Config) {
+async fn churn(cfg: RaftCluster) {
     let servers = cfg.n();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..3u64)
@@ -298,7 +318,7 @@ async fn churn(cfg: Config) {
         sleep(ELECTION_TIMEOUT * 7 / 10).await;
     }
     sleep(ELECTION_TIMEOUT).await;
-    cfg.set_unreliable(false);
+    cfg.set_net(Net::Reliable);
     for i in 0..servers {
         if !cfg.is_running(i) {
             cfg.start1(i);
@@ -327,18 +347,24 @@ async fn churn(cfg: Config) {
 
 #[test]
 fn reliable_churn_2c() {
-    raft_test(5, false, false, "2C churn", churn);
+    raft_test(5, Net::Reliable, Snapshots::Off, "2C churn", churn);
 }
 
 #[test]
 fn unreliable_churn_2c() {
-    raft_test(5, true, false, "2C unreliable churn", churn);
+    raft_test(
+        5,
+        Net::Unreliable,
+        Snapshots::Off,
+        "2C unreliable churn",
+        churn,
+    );
 }
 
 // ----- Scenarios the Go tests leave to luck: built step by step on every seed -----
 
 /// The leader among `group` whose term is above `above`, if one claims it now.
-async fn leader_among(cfg: &Config, group: &[usize], above: u64) -> Option<(usize, u64)> {
+async fn leader_among(cfg: &RaftCluster, group: &[usize], above: u64) -> Option<(usize, u64)> {
     for &i in group {
         if let Some((term, true)) = cfg.get_state(i).await
             && term > above
@@ -356,8 +382,8 @@ async fn leader_among(cfg: &Config, group: &[usize], above: u64) -> Option<(usiz
 fn vote_survives_crash_2c() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2C a vote survives a crash",
         |cfg| async move {
             for (phase, build) in [
@@ -383,10 +409,10 @@ fn vote_survives_crash_2c() {
     );
 }
 
-type Phase = fn(Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>;
+type Phase = fn(RaftCluster) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>;
 
 /// The first server to reach a term above `above` among `group`, waiting up to `limit`.
-async fn first_to_stand(cfg: &Config, group: &[usize], above: u64) -> usize {
+async fn first_to_stand(cfg: &RaftCluster, group: &[usize], above: u64) -> usize {
     let limit = 10 * ELECTION_TIMEOUT;
     cfg.wait_until(limit, || async {
         for &i in group {
@@ -402,7 +428,7 @@ async fn first_to_stand(cfg: &Config, group: &[usize], above: u64) -> usize {
 
 /// Waits up to 3 election timeouts for `who` to lead in `term`; `false` once it or `watch` has
 /// moved past `term`.
-async fn leads_in(cfg: &Config, who: usize, watch: usize, term: u64) -> bool {
+async fn leads_in(cfg: &RaftCluster, who: usize, watch: usize, term: u64) -> bool {
     let probe = || async {
         let now = cfg.get_state(who).await?;
         let other = cfg.get_state(watch).await?;
@@ -418,7 +444,7 @@ async fn leads_in(cfg: &Config, who: usize, watch: usize, term: u64) -> bool {
 /// The leader v, cut off from sending, is asked for its vote by the first follower to stand
 /// (a), and grants it; v crashes and restarts; then the other follower (b) stands for the same
 /// term and asks v. Returns whether the scenario could be built.
-fn granted_vote(cfg: Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+fn granted_vote(cfg: RaftCluster) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
     Box::pin(async move {
         let v = cfg.check_one_leader().await;
         sleep(ELECTION_TIMEOUT / 2).await;
@@ -463,7 +489,7 @@ fn granted_vote(cfg: Config) -> std::pin::Pin<Box<dyn std::future::Future<Output
 /// Without the leader, and unable to reach each other, both followers stand for election; the
 /// first (in term0 + 1) votes for itself, crashes at once and restarts; then the other stands
 /// for the same term and asks it. Returns whether the scenario could be built.
-fn own_vote(cfg: Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+fn own_vote(cfg: RaftCluster) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
     Box::pin(async move {
         let leader = cfg.check_one_leader().await;
         sleep(ELECTION_TIMEOUT / 2).await;
@@ -499,8 +525,8 @@ fn own_vote(cfg: Config) -> std::pin::Pin<Box<dyn std::future::Future<Output = b
 fn figure8_commit_rule_2c() {
     raft_test(
         5,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2C Figure 8 commit rule",
         |cfg| async move {
             let limit = 10 * ELECTION_TIMEOUT;
@@ -563,8 +589,8 @@ fn figure8_commit_rule_2c() {
 fn term_survives_crash_2c() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2C a term survives a crash",
         |cfg| async move {
             let limit = 10 * ELECTION_TIMEOUT;
@@ -626,8 +652,8 @@ fn term_survives_crash_2c() {
 fn duplicate_append_2c() {
     raft_test(
         3,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2C a duplicated append changes nothing",
         |cfg| async move {
             cfg.one(random_cmd(), 3, true).await;
@@ -669,8 +695,8 @@ fn duplicate_append_2c() {
 fn late_append_reply_2c() {
     raft_test(
         5,
-        false,
-        false,
+        Net::Reliable,
+        Snapshots::Off,
         "2C a late append reply does not count",
         |cfg| async move {
             cfg.one(random_cmd(), 5, true).await;
@@ -733,7 +759,7 @@ fn late_append_reply_2c() {
 
 /// Makes `l` append entries that `f` takes, with `f`'s acknowledgement held back. Retries when
 /// the hold caught a reply `l` was waiting for before it could send them.
-async fn acked_late(cfg: &Config, l: usize, f: usize) {
+async fn acked_late(cfg: &RaftCluster, l: usize, f: usize) {
     for _attempt in 0..10 {
         cfg.hold_replies(l, f, true);
         let size = cfg.raft_state_size(f);
@@ -754,7 +780,7 @@ async fn acked_late(cfg: &Config, l: usize, f: usize) {
 }
 
 /// The first of `group` to lead in a term above `above`, waiting up to 10 election timeouts.
-async fn await_leader(cfg: &Config, group: &[usize], above: u64) -> usize {
+async fn await_leader(cfg: &RaftCluster, group: &[usize], above: u64) -> usize {
     let limit = 10 * ELECTION_TIMEOUT;
     cfg.wait_until(limit, || leader_among(cfg, group, above))
         .await
@@ -765,7 +791,7 @@ async fn await_leader(cfg: &Config, group: &[usize], above: u64) -> usize {
 }
 
 /// Starts a command on `leader` and waits for `n` servers to apply it; returns its index.
-async fn agree(cfg: &Config, leader: usize, group: &[usize], n: usize) -> u64 {
+async fn agree(cfg: &RaftCluster, leader: usize, group: &[usize], n: usize) -> u64 {
     let (index, _, ok) = cfg.start(leader, random_cmd()).await.unwrap_or_default();
     assert!(ok, "server {leader} of {group:?} stopped leading");
     cfg.wait(index, n, None).await;

@@ -3,12 +3,14 @@
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::raft_tester::{Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL, raft_test, random_cmd};
+use raftlab::raft_tester::{
+    MAX_LOG_SIZE, Net, RaftCluster, SNAPSHOT_INTERVAL, Snapshots, raft_test, random_cmd,
+};
 use tokio::time::sleep;
 
 /// Followers fall behind (disconnected or crashed) while the leader snapshots; they must catch up,
 /// through InstallSnapshot when their entries are gone, and the log must stay small.
-async fn snap_common(cfg: Config, disconnect: bool, crash: bool) {
+async fn snap_common(cfg: RaftCluster, disconnect: bool, crash: bool) {
     let servers = cfg.n();
     cfg.one(random_cmd(), servers, true).await;
     let mut leader1 = cfg.check_one_leader().await;
@@ -61,24 +63,32 @@ async fn snap_common(cfg: Config, disconnect: bool, crash: bool) {
 
 #[test]
 fn snapshot_basic_2d() {
-    raft_test(3, false, true, "2D snapshots basic", |cfg| {
-        snap_common(cfg, false, false)
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::On,
+        "2D snapshots basic",
+        |cfg| snap_common(cfg, false, false),
+    );
 }
 
 #[test]
 fn snapshot_install_2d() {
-    raft_test(3, false, true, "2D install snapshots (disconnect)", |cfg| {
-        snap_common(cfg, true, false)
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::On,
+        "2D install snapshots (disconnect)",
+        |cfg| snap_common(cfg, true, false),
+    );
 }
 
 #[test]
 fn snapshot_install_unreliable_2d() {
     raft_test(
         3,
-        true,
-        true,
+        Net::Unreliable,
+        Snapshots::On,
         "2D install snapshots (disconnect+unreliable)",
         |cfg| snap_common(cfg, true, false),
     );
@@ -86,17 +96,21 @@ fn snapshot_install_unreliable_2d() {
 
 #[test]
 fn snapshot_install_crash_2d() {
-    raft_test(3, false, true, "2D install snapshots (crash)", |cfg| {
-        snap_common(cfg, false, true)
-    });
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::On,
+        "2D install snapshots (crash)",
+        |cfg| snap_common(cfg, false, true),
+    );
 }
 
 #[test]
 fn snapshot_install_uncrash_2d() {
     raft_test(
         3,
-        true,
-        true,
+        Net::Unreliable,
+        Snapshots::On,
         "2D install snapshots (unreliable+crash)",
         |cfg| snap_common(cfg, false, true),
     );
@@ -107,8 +121,8 @@ fn snapshot_install_uncrash_2d() {
 fn snapshot_all_crash_2d() {
     raft_test(
         3,
-        false,
-        true,
+        Net::Reliable,
+        Snapshots::On,
         "2D crash and restart all servers",
         |cfg| async move {
             let servers = cfg.n();
@@ -141,8 +155,8 @@ fn snapshot_all_crash_2d() {
 fn snapshot_init_2d() {
     raft_test(
         3,
-        false,
-        true,
+        Net::Reliable,
+        Snapshots::On,
         "2D snapshot initialization after crash",
         |cfg| async move {
             let servers = cfg.n();
@@ -176,8 +190,8 @@ fn snapshot_init_2d() {
 fn old_snapshot_ignored_2d() {
     raft_test(
         3,
-        false,
-        true,
+        Net::Reliable,
+        Snapshots::On,
         "2D an old snapshot is ignored",
         |cfg| async move {
             cfg.one(random_cmd(), 3, true).await;
