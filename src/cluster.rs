@@ -23,6 +23,24 @@ pub enum Net {
     Unreliable,
 }
 
+/// Whether a link between two members carries calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Calls go through (if the network delivers them).
+    Up,
+    /// Calls fail as if the callee were unreachable.
+    Cut,
+}
+
+/// How long replies may take on the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reordering {
+    /// Replies take 1 ms (plus the unreliable network's delays).
+    Short,
+    /// 2/3 of replies are delayed by 200-2200 ms, reordering them (Go's `longReordering`).
+    Long,
+}
+
 /// How a group names its servers and ends on the network, which every group shares.
 #[derive(Clone, Debug)]
 pub struct GroupName {
@@ -36,7 +54,9 @@ pub struct GroupName {
 /// A running member: what the layer above made (`handle`) and the node its tasks belong to.
 #[derive(Clone)]
 pub struct Member<M> {
+    /// What the layer above made: a `Raft`, a `KvServer`.
     pub handle: M,
+    /// The node its tasks run on; killed when it crashes.
     pub node: Node,
 }
 
@@ -295,17 +315,17 @@ impl<M: Clone> Cluster<M> {
     /// Enables or cuts the link from member `from` to member `to`: the calls `from` makes to `to`
     /// (and their replies). The other direction is a link of its own. `connect` and
     /// `disconnect` of either member set it again.
-    pub fn link(&self, from: usize, to: usize, up: bool) {
+    pub fn link(&self, from: usize, to: usize, link: Link) {
         tracing::info!(
             target: "tester",
             "link {} -> {} {}",
             self.server_name(from),
             self.server_name(to),
-            if up { "up" } else { "cut" }
+            if link == Link::Up { "up" } else { "cut" }
         );
         let st = self.lock();
         if let Some(name) = st.end_names[from].get(to) {
-            self.net.enable(name, up);
+            self.net.enable(name, link == Link::Up);
         }
     }
 
@@ -317,7 +337,7 @@ impl<M: Clone> Cluster<M> {
             self.lock().connected[i] = true;
             for j in (0..self.n).filter(|&j| j != i) {
                 let together = group_of(i).is_some() && group_of(i) == group_of(j);
-                self.link(i, j, together);
+                self.link(i, j, if together { Link::Up } else { Link::Cut });
             }
         }
     }
@@ -330,10 +350,18 @@ impl<M: Clone> Cluster<M> {
             .unwrap_or_else(|| panic!("server {from} has no end to server {to}: is it running?"))
     }
 
-    /// Holds back the calls member `from` makes to member `to` from now on (`true`), or lets
-    /// every held one go (`false`). Held calls leave in order when let go; a restart of `from`
-    /// drops the hold with the old ends.
-    pub fn hold(&self, from: usize, to: usize, yes: bool) {
+    /// Holds back the calls member `from` makes to member `to` from now on, until
+    /// [`let_go`](Self::let_go). A restart of `from` drops the hold with the old ends.
+    pub fn hold(&self, from: usize, to: usize) {
+        self.set_hold(from, to, true);
+    }
+
+    /// Lets every call held from `from` to `to` go, in order, and holds no more.
+    pub fn let_go(&self, from: usize, to: usize) {
+        self.set_hold(from, to, false);
+    }
+
+    fn set_hold(&self, from: usize, to: usize, yes: bool) {
         tracing::info!(target: "tester", "hold {} -> {} {yes}", self.server_name(from), self.server_name(to));
         self.net.hold(&self.end_name(from, to), yes);
     }
@@ -349,9 +377,19 @@ impl<M: Clone> Cluster<M> {
         self.net.held_count(&self.end_name(from, to))
     }
 
-    /// Holds back the replies to the calls `from` makes to `to` (`true`) until let go (`false`);
-    /// a held reply is lost if the link is cut meanwhile.
-    pub fn hold_replies(&self, from: usize, to: usize, yes: bool) {
+    /// Holds back the replies to the calls `from` makes to `to`, until
+    /// [`let_go_replies`](Self::let_go_replies); a held reply is lost if the link is cut
+    /// meanwhile.
+    pub fn hold_replies(&self, from: usize, to: usize) {
+        self.set_hold_replies(from, to, true);
+    }
+
+    /// Lets the held replies to the calls `from` makes to `to` go, and holds no more.
+    pub fn let_go_replies(&self, from: usize, to: usize) {
+        self.set_hold_replies(from, to, false);
+    }
+
+    fn set_hold_replies(&self, from: usize, to: usize, yes: bool) {
         tracing::info!(target: "tester", "hold replies {} -> {} {yes}", self.server_name(from), self.server_name(to));
         self.net.hold_replies(&self.end_name(from, to), yes);
     }
@@ -361,17 +399,30 @@ impl<M: Clone> Cluster<M> {
         self.net.replies_held(&self.end_name(from, to))
     }
 
-    /// Loses every reply to the calls `from` makes to `to` (`true`) until told otherwise; the
-    /// requests still take effect.
-    pub fn lose_replies(&self, from: usize, to: usize, yes: bool) {
+    /// Loses every reply to the calls `from` makes to `to`, until
+    /// [`stop_losing_replies`](Self::stop_losing_replies); the requests still take effect.
+    pub fn lose_replies(&self, from: usize, to: usize) {
+        self.set_lose_replies(from, to, true);
+    }
+
+    /// Delivers the replies to the calls `from` makes to `to` again.
+    pub fn stop_losing_replies(&self, from: usize, to: usize) {
+        self.set_lose_replies(from, to, false);
+    }
+
+    fn set_lose_replies(&self, from: usize, to: usize, yes: bool) {
         tracing::info!(target: "tester", "lose replies {} -> {} {yes}", self.server_name(from), self.server_name(to));
         self.net.lose_replies(&self.end_name(from, to), yes);
     }
 
-    /// Starts (forgetting earlier ones) or stops (keeping them) recording the requests `from`
-    /// delivers to `to`.
-    pub fn record(&self, from: usize, to: usize, yes: bool) {
-        self.net.record(&self.end_name(from, to), yes);
+    /// Starts recording the requests `from` delivers to `to`, forgetting earlier ones.
+    pub fn record(&self, from: usize, to: usize) {
+        self.net.record(&self.end_name(from, to), true);
+    }
+
+    /// Stops recording the requests `from` delivers to `to`, keeping those recorded.
+    pub fn stop_recording(&self, from: usize, to: usize) {
+        self.net.record(&self.end_name(from, to), false);
     }
 
     /// The methods of the requests recorded from `from` to `to`, in delivery order.
@@ -393,9 +444,9 @@ impl<M: Clone> Cluster<M> {
         self.net.reliable(net == Net::Reliable);
     }
 
-    /// Turns long reordering of replies on or off (for every group on the network).
-    pub fn set_long_reordering(&self, yes: bool) {
-        self.net.long_reordering(yes);
+    /// Sets how long replies may take (for every group on the network).
+    pub fn set_reordering(&self, reordering: Reordering) {
+        self.net.long_reordering(reordering == Reordering::Long);
     }
 
     /// Total RPCs sent on the network.

@@ -179,9 +179,19 @@ impl KvCluster {
         });
     }
 
-    /// Holds back the replies of server `to` to clerk `id` (`true`) until let go (`false`); a
-    /// held reply is lost if the clerk is cut off from `to` meanwhile.
-    pub fn hold_client_replies(&self, id: u64, to: usize, yes: bool) {
+    /// Holds back the replies of server `to` to clerk `id` until
+    /// [`let_go_client_replies`](Self::let_go_client_replies); a held reply is lost if the
+    /// clerk is cut off from `to` meanwhile.
+    pub fn hold_client_replies(&self, id: u64, to: usize) {
+        self.set_hold_client_replies(id, to, true);
+    }
+
+    /// Lets the replies held from server `to` to clerk `id` go, and holds no more.
+    pub fn let_go_client_replies(&self, id: u64, to: usize) {
+        self.set_hold_client_replies(id, to, false);
+    }
+
+    fn set_hold_client_replies(&self, id: u64, to: usize, yes: bool) {
         let name = self.lock().ends.get(&id).map(|names| names[to].clone());
         if let Some(name) = name {
             self.net().hold_replies(&name, yes);

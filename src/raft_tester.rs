@@ -16,8 +16,8 @@ use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Raft};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 
-pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member};
+pub use crate::cluster::{Link, Net, Reordering};
 
 /// The election timeout the tests reason with (Go's `RaftElectionTimeout`).
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -65,8 +65,19 @@ pub fn show(c: &[u8]) -> String {
 /// hands Raft a snapshot, and it checks the snapshots Raft applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Snapshots {
+    /// The service never snapshots (labs 2A-2C).
     Off,
+    /// The service snapshots and checks snapshots (lab 2D).
     On,
+}
+
+/// Whether [`RaftCluster::one`] submits a command again when a leader fails to commit it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Submit again, for up to 10 s: a leader that fails is not fatal.
+    Yes,
+    /// Fail the test if the first leader that accepts it does not commit it within 2 s.
+    No,
 }
 
 /// The tester's view of what the peers applied (its service's state).
@@ -307,10 +318,10 @@ impl RaftCluster {
         Ok(())
     }
 
-    /// Whether peer `i`'s applier asks for snapshots (in a test with snapshots): a service that
-    /// snapshots rarely, so that its Raft's snapshot lags behind the leader's.
-    pub fn set_snapshots(&self, i: usize, on: bool) {
-        self.lock().no_snapshots[i] = !on;
+    /// Whether peer `i`'s applier asks for snapshots (in a test with snapshots): `Off` plays a
+    /// service that snapshots rarely, so that its Raft's snapshot lags behind the leader's.
+    pub fn set_snapshots(&self, i: usize, snapshots: Snapshots) {
+        self.lock().no_snapshots[i] = snapshots == Snapshots::Off;
     }
 
     /// Has peer `i`'s service snapshot now, at the last snapshot point (every
@@ -490,9 +501,9 @@ impl RaftCluster {
     }
 
     /// Submits `command` until some leader accepts it and at least `expected` peers apply it at one
-    /// index; returns that index. With `retry`, a leader that fails to commit is not fatal: the
-    /// command is submitted again, for up to 10 s.
-    pub async fn one(&self, command: Vec<u8>, expected: usize, retry: bool) -> u64 {
+    /// index; returns that index. With `Retry::Yes`, a leader that fails to commit is not fatal:
+    /// the command is submitted again, for up to 10 s.
+    pub async fn one(&self, command: Vec<u8>, expected: usize, retry: Retry) -> u64 {
         let t0 = Instant::now();
         let mut starts = 0;
         while t0.elapsed() < Duration::from_secs(10) {
@@ -518,7 +529,7 @@ impl RaftCluster {
                 }
                 sleep(Duration::from_millis(20)).await;
             }
-            if !retry {
+            if retry == Retry::No {
                 panic!("one({}) failed to reach agreement", show(&command));
             }
         }

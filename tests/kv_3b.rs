@@ -209,7 +209,7 @@ fn snapshot_keeps_duplicates_3b() {
             // The leader's reply to the append is held back, so that it can be lost.
             let mut late = cfg.make_client(&cfg.all());
             let id = late.id();
-            cfg.hold_client_replies(id, leader, true);
+            cfg.hold_client_replies(id, leader);
             let append = sim::spawn(async move { late.append("k", "x").await });
             let t1 = Instant::now();
             while cfg.client_replies_held(id, leader) == 0 {
@@ -220,7 +220,7 @@ fn snapshot_keeps_duplicates_3b() {
                 sleep(Duration::from_millis(1)).await;
             }
             cfg.disconnect_client(id, &cfg.all());
-            cfg.hold_client_replies(id, leader, false);
+            cfg.let_go_client_replies(id, leader);
             check(&mut ck, "k", "x").await;
             // Enough puts that every server snapshots past the append, then all restart.
             let filler = "f".repeat(100);

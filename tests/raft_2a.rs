@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use raftlab::raft_tester::{
-    ELECTION_TIMEOUT, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, Net, RaftCluster, Snapshots,
-    raft_test, random_cmd,
+    ELECTION_TIMEOUT, Link, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, Net, RaftCluster, Retry,
+    Snapshots, raft_test, random_cmd,
 };
 use tokio::time::{Instant, sleep};
 
@@ -131,7 +131,7 @@ fn leader_yields_to_higher_term_2a() {
             // leader's heartbeats tell of its term.
             cfg.connect(f);
             for j in (0..3).filter(|&j| j != f) {
-                cfg.link(f, j, false);
+                cfg.link(f, j, Link::Cut);
             }
             let learned = cfg
                 .wait_until(ELECTION_TIMEOUT, || async {
@@ -176,10 +176,10 @@ async fn term_of(cfg: &RaftCluster, i: usize) -> u64 {
 
 /// Cuts every link into and out of `i` but the one from `i` to `to`, which holds its calls.
 fn isolate_but_held(cfg: &RaftCluster, i: usize, to: usize) {
-    cfg.hold(i, to, true);
+    cfg.hold(i, to);
     for j in (0..cfg.n()).filter(|&j| j != i) {
-        cfg.link(j, i, false);
-        cfg.link(i, j, j == to);
+        cfg.link(j, i, Link::Cut);
+        cfg.link(i, j, if j == to { Link::Up } else { Link::Cut });
     }
 }
 
@@ -223,7 +223,7 @@ fn late_vote_does_not_count_2a() {
                  later): count a vote only if the reply answers a request of the current term"
                 );
             }
-            cfg.hold(c, v, false);
+            cfg.let_go(c, v);
             for i in 0..3 {
                 cfg.connect(i);
             }
@@ -266,7 +266,7 @@ fn vote_restarts_timer_2a() {
                 );
                 // v restarts alone: its election timer starts now.
                 cfg.start1(v);
-                cfg.link(c, v, true);
+                cfg.link(c, v, Link::Up);
                 let started = Instant::now();
                 let before = term_of(&cfg, v).await;
                 sleep(MIN_ELECTION_TIMEOUT - Duration::from_millis(2)).await;
@@ -312,7 +312,7 @@ fn vote_restarts_timer_2a() {
                     );
                 }
             }
-            cfg.hold(c, v, false);
+            cfg.let_go(c, v);
             for i in 0..5 {
                 cfg.connect(i);
             }
@@ -337,7 +337,7 @@ fn refused_vote_keeps_timer_2a() {
             let (s, u) = ((leader + 1) % 3, (leader + 2) % 3);
             // s falls behind, then stands again and again alone; its requests to u wait.
             cfg.disconnect(s);
-            cfg.one(random_cmd(), 2, false).await;
+            cfg.one(random_cmd(), 2, Retry::No).await;
             isolate_but_held(&cfg, s, u);
             const SPACING: Duration = Duration::from_millis(150);
             let rounds = (MAX_ELECTION_TIMEOUT.as_millis() / SPACING.as_millis() + 2) as usize;
@@ -350,8 +350,8 @@ fn refused_vote_keeps_timer_2a() {
                 "server {s}, cut off, did not stand for election {rounds} times within {limit:?}"
             );
             // A call from u (a follower makes none) means u stood; it waits in the hold.
-            cfg.hold(u, s, true);
-            cfg.link(u, s, true);
+            cfg.hold(u, s);
+            cfg.link(u, s, Link::Up);
             // u's leader is gone; from now on u hears only s's requests, one every SPACING.
             cfg.crash1(leader);
             let gone = Instant::now();
@@ -359,8 +359,8 @@ fn refused_vote_keeps_timer_2a() {
                 let stood =
                     first_time(SPACING, || async { (cfg.held(u, s) > 0).then_some(()) }).await;
                 if stood.is_some() {
-                    cfg.hold(u, s, false);
-                    cfg.hold(s, u, false);
+                    cfg.let_go(u, s);
+                    cfg.let_go(s, u);
                     return;
                 }
                 cfg.release(s, u, 1);
@@ -395,7 +395,7 @@ fn first_heartbeat_at_once_2a() {
                 for &i in &others {
                     for &j in &others {
                         if i != j {
-                            cfg.record(i, j, true);
+                            cfg.record(i, j);
                         }
                     }
                 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::raft_tester::{ELECTION_TIMEOUT, Net, Snapshots, cmd, raft_test, random_cmd, show};
+use raftlab::raft_tester::{
+    ELECTION_TIMEOUT, Net, Retry, Snapshots, cmd, raft_test, random_cmd, show,
+};
 use tokio::time::sleep;
 
 #[test]
@@ -18,7 +20,7 @@ fn basic_agree_2b() {
             for index in 1..=3u64 {
                 let (nd, _) = cfg.n_committed(index);
                 assert!(nd == 0, "some have committed before start()");
-                let xindex = cfg.one(cmd(index * 100), servers, false).await;
+                let xindex = cfg.one(cmd(index * 100), servers, Retry::No).await;
                 assert!(xindex == index, "got index {xindex} but expected {index}");
             }
         },
@@ -35,13 +37,13 @@ fn rpc_bytes_2b() {
         "2B RPC byte count",
         |cfg| async move {
             let servers = cfg.n() as u64;
-            cfg.one(cmd(99), servers as usize, false).await;
+            cfg.one(cmd(99), servers as usize, Retry::No).await;
             let bytes0 = cfg.bytes_total();
             let mut sent = 0u64;
             for index in 2..12u64 {
                 let c: Vec<u8> = (0..5000).map(|_| sim::random_range(b'a'..=b'z')).collect();
                 sent += c.len() as u64;
-                let xindex = cfg.one(c, servers as usize, false).await;
+                let xindex = cfg.one(c, servers as usize, Retry::No).await;
                 assert!(xindex == index, "got index {xindex} but expected {index}");
             }
             let got = cfg.bytes_total() - bytes0;
@@ -65,15 +67,15 @@ fn follower_failure_2b() {
         "2B test progressive failure of followers",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(101), servers, false).await;
+            cfg.one(cmd(101), servers, Retry::No).await;
             // Disconnect one follower from the network.
             let leader1 = cfg.check_one_leader().await;
             cfg.disconnect((leader1 + 1) % servers);
             // The leader and remaining follower should be able to agree despite the disconnected
             // follower.
-            cfg.one(cmd(102), servers - 1, false).await;
+            cfg.one(cmd(102), servers - 1, Retry::No).await;
             sleep(ELECTION_TIMEOUT).await;
-            cfg.one(cmd(103), servers - 1, false).await;
+            cfg.one(cmd(103), servers - 1, Retry::No).await;
             // Disconnect the remaining follower.
             let leader2 = cfg.check_one_leader().await;
             cfg.disconnect((leader2 + 1) % servers);
@@ -100,14 +102,14 @@ fn leader_failure_2b() {
         "2B test failure of leaders",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(101), servers, false).await;
+            cfg.one(cmd(101), servers, Retry::No).await;
             // Disconnect the first leader.
             let leader1 = cfg.check_one_leader().await;
             cfg.disconnect(leader1);
             // The remaining followers should elect a new leader.
-            cfg.one(cmd(102), servers - 1, false).await;
+            cfg.one(cmd(102), servers - 1, Retry::No).await;
             sleep(ELECTION_TIMEOUT).await;
-            cfg.one(cmd(103), servers - 1, false).await;
+            cfg.one(cmd(103), servers - 1, Retry::No).await;
             // Disconnect the new leader.
             let leader2 = cfg.check_one_leader().await;
             cfg.disconnect(leader2);
@@ -133,24 +135,24 @@ fn fail_agree_2b() {
         "2B agreement after follower reconnects",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(101), servers, false).await;
+            cfg.one(cmd(101), servers, Retry::No).await;
             // Disconnect one follower from the network.
             let leader = cfg.check_one_leader().await;
             cfg.disconnect((leader + 1) % servers);
             // The leader and remaining follower should be able to agree despite the disconnected
             // follower.
-            cfg.one(cmd(102), servers - 1, false).await;
-            cfg.one(cmd(103), servers - 1, false).await;
+            cfg.one(cmd(102), servers - 1, Retry::No).await;
+            cfg.one(cmd(103), servers - 1, Retry::No).await;
             sleep(ELECTION_TIMEOUT).await;
-            cfg.one(cmd(104), servers - 1, false).await;
-            cfg.one(cmd(105), servers - 1, false).await;
+            cfg.one(cmd(104), servers - 1, Retry::No).await;
+            cfg.one(cmd(105), servers - 1, Retry::No).await;
             // Re-connect.
             cfg.connect((leader + 1) % servers);
             // The full set of servers should preserve previous agreements, and be able to agree on
             // new commands.
-            cfg.one(cmd(106), servers, true).await;
+            cfg.one(cmd(106), servers, Retry::Yes).await;
             sleep(ELECTION_TIMEOUT).await;
-            cfg.one(cmd(107), servers, true).await;
+            cfg.one(cmd(107), servers, Retry::Yes).await;
         },
     );
 }
@@ -165,7 +167,7 @@ fn fail_no_agree_2b() {
         "2B no agreement if too many followers disconnect",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(10), servers, false).await;
+            cfg.one(cmd(10), servers, Retry::No).await;
             // 3 of 5 followers disconnect.
             let leader = cfg.check_one_leader().await;
             cfg.disconnect((leader + 1) % servers);
@@ -187,7 +189,7 @@ fn fail_no_agree_2b() {
             let (index2, _, ok2) = cfg.start(leader2, cmd(30)).await.unwrap_or_default();
             assert!(ok2, "leader2 rejected start()");
             assert!((2..=3).contains(&index2), "unexpected index {index2}");
-            cfg.one(cmd(1000), servers, true).await;
+            cfg.one(cmd(1000), servers, Retry::Yes).await;
         },
     );
 }
@@ -268,7 +270,7 @@ fn rejoin_2b() {
         "2B rejoin of partitioned leader",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(101), servers, true).await;
+            cfg.one(cmd(101), servers, Retry::Yes).await;
             // The leader network failure.
             let leader1 = cfg.check_one_leader().await;
             cfg.disconnect(leader1);
@@ -277,16 +279,16 @@ fn rejoin_2b() {
             cfg.start(leader1, cmd(103)).await;
             cfg.start(leader1, cmd(104)).await;
             // The new leader commits, also for index=2.
-            cfg.one(cmd(103), 2, true).await;
+            cfg.one(cmd(103), 2, Retry::Yes).await;
             // The new leader network failure.
             let leader2 = cfg.check_one_leader().await;
             cfg.disconnect(leader2);
             // The old leader connected again.
             cfg.connect(leader1);
-            cfg.one(cmd(104), 2, true).await;
+            cfg.one(cmd(104), 2, Retry::Yes).await;
             // All together now.
             cfg.connect(leader2);
-            cfg.one(cmd(105), servers, true).await;
+            cfg.one(cmd(105), servers, Retry::Yes).await;
         },
     );
 }
@@ -301,7 +303,7 @@ fn backup_2b() {
         "2B leader backs up quickly over incorrect follower logs",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
             // Put the leader and one follower in a partition.
             let leader1 = cfg.check_one_leader().await;
             cfg.disconnect((leader1 + 2) % servers);
@@ -320,7 +322,7 @@ fn backup_2b() {
             cfg.connect((leader1 + 4) % servers);
             // Lots of successful commands to the new group.
             for _ in 0..50 {
-                cfg.one(random_cmd(), 3, true).await;
+                cfg.one(random_cmd(), 3, Retry::Yes).await;
             }
             // Now another partitioned leader and one follower.
             let leader2 = cfg.check_one_leader().await;
@@ -343,13 +345,13 @@ fn backup_2b() {
             cfg.connect(other);
             // Lots of successful commands to the new group.
             for _ in 0..50 {
-                cfg.one(random_cmd(), 3, true).await;
+                cfg.one(random_cmd(), 3, Retry::Yes).await;
             }
             // Now everyone.
             for i in 0..servers {
                 cfg.connect(i);
             }
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
         },
     );
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use labrpc::sim;
 use raftlab::raft_tester::{
-    ELECTION_TIMEOUT, Net, RaftCluster, Snapshots, cmd, raft_test, random_cmd,
+    ELECTION_TIMEOUT, Link, Net, RaftCluster, Reordering, Retry, Snapshots, cmd, raft_test,
+    random_cmd,
 };
 use tokio::time::sleep;
 
@@ -19,7 +20,7 @@ fn persist1_2c() {
         "2C basic persistence",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(11), servers, true).await;
+            cfg.one(cmd(11), servers, Retry::Yes).await;
             // Crash and re-start all.
             for i in 0..servers {
                 cfg.start1(i);
@@ -28,25 +29,25 @@ fn persist1_2c() {
                 cfg.disconnect(i);
                 cfg.connect(i);
             }
-            cfg.one(cmd(12), servers, true).await;
+            cfg.one(cmd(12), servers, Retry::Yes).await;
             let leader1 = cfg.check_one_leader().await;
             cfg.disconnect(leader1);
             cfg.start1(leader1);
             cfg.connect(leader1);
-            cfg.one(cmd(13), servers, true).await;
+            cfg.one(cmd(13), servers, Retry::Yes).await;
             let leader2 = cfg.check_one_leader().await;
             cfg.disconnect(leader2);
-            cfg.one(cmd(14), servers - 1, true).await;
+            cfg.one(cmd(14), servers - 1, Retry::Yes).await;
             cfg.start1(leader2);
             cfg.connect(leader2);
             // Wait for leader2 to join before killing i3.
             cfg.wait(4, servers, None).await;
             let i3 = (cfg.check_one_leader().await + 1) % servers;
             cfg.disconnect(i3);
-            cfg.one(cmd(15), servers - 1, true).await;
+            cfg.one(cmd(15), servers - 1, Retry::Yes).await;
             cfg.start1(i3);
             cfg.connect(i3);
-            cfg.one(cmd(16), servers, true).await;
+            cfg.one(cmd(16), servers, Retry::Yes).await;
         },
     );
 }
@@ -62,12 +63,12 @@ fn persist2_2c() {
             let servers = cfg.n();
             let mut index = 1;
             for _ in 0..5 {
-                cfg.one(cmd(10 + index), servers, true).await;
+                cfg.one(cmd(10 + index), servers, Retry::Yes).await;
                 index += 1;
                 let leader1 = cfg.check_one_leader().await;
                 cfg.disconnect((leader1 + 1) % servers);
                 cfg.disconnect((leader1 + 2) % servers);
-                cfg.one(cmd(10 + index), servers - 2, true).await;
+                cfg.one(cmd(10 + index), servers - 2, Retry::Yes).await;
                 index += 1;
                 cfg.disconnect(leader1 % servers);
                 cfg.disconnect((leader1 + 3) % servers);
@@ -79,12 +80,12 @@ fn persist2_2c() {
                 sleep(ELECTION_TIMEOUT).await;
                 cfg.start1((leader1 + 3) % servers);
                 cfg.connect((leader1 + 3) % servers);
-                cfg.one(cmd(10 + index), servers - 2, true).await;
+                cfg.one(cmd(10 + index), servers - 2, Retry::Yes).await;
                 index += 1;
                 cfg.connect((leader1 + 4) % servers);
                 cfg.connect(leader1 % servers);
             }
-            cfg.one(cmd(1000), servers, true).await;
+            cfg.one(cmd(1000), servers, Retry::Yes).await;
         },
     );
 }
@@ -98,19 +99,19 @@ fn persist3_2c() {
         "2C partitioned leader and one follower crash, leader restarts",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(101), 3, true).await;
+            cfg.one(cmd(101), 3, Retry::Yes).await;
             let leader = cfg.check_one_leader().await;
             cfg.disconnect((leader + 2) % servers);
-            cfg.one(cmd(102), 2, true).await;
+            cfg.one(cmd(102), 2, Retry::Yes).await;
             cfg.crash1(leader % servers);
             cfg.crash1((leader + 1) % servers);
             cfg.connect((leader + 2) % servers);
             cfg.start1(leader % servers);
             cfg.connect(leader % servers);
-            cfg.one(cmd(103), 2, true).await;
+            cfg.one(cmd(103), 2, Retry::Yes).await;
             cfg.start1((leader + 1) % servers);
             cfg.connect((leader + 1) % servers);
-            cfg.one(cmd(104), servers, true).await;
+            cfg.one(cmd(104), servers, Retry::Yes).await;
         },
     );
 }
@@ -126,7 +127,7 @@ fn figure8_2c() {
         "2C Figure 8",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(random_cmd(), 1, true).await;
+            cfg.one(random_cmd(), 1, Retry::Yes).await;
             let mut nup = servers;
             for _ in 0..1000 {
                 let mut leader = None;
@@ -160,7 +161,7 @@ fn figure8_2c() {
                     cfg.connect(i);
                 }
             }
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
         },
     );
 }
@@ -179,16 +180,16 @@ fn unreliable_agree_2c() {
                 for j in 0..4u64 {
                     let cfg = cfg.clone();
                     tasks.push(sim::spawn(async move {
-                        cfg.one(cmd(100 * iters + j), 1, true).await;
+                        cfg.one(cmd(100 * iters + j), 1, Retry::Yes).await;
                     }));
                 }
-                cfg.one(cmd(iters), 1, true).await;
+                cfg.one(cmd(iters), 1, Retry::Yes).await;
             }
             cfg.set_net(Net::Reliable);
             for t in tasks {
                 t.await.expect("an agreement task failed");
             }
-            cfg.one(cmd(100), servers, true).await;
+            cfg.one(cmd(100), servers, Retry::Yes).await;
         },
     );
 }
@@ -202,12 +203,13 @@ fn figure8_unreliable_2c() {
         "2C Figure 8 (unreliable)",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(cmd(sim::random_range(0..10_000)), 1, true).await;
+            cfg.one(cmd(sim::random_range(0..10_000)), 1, Retry::Yes)
+                .await;
             let mut nup = servers;
             let half = ELECTION_TIMEOUT.as_millis() as u64 / 2;
             for iters in 0..1000 {
                 if iters == 200 {
-                    cfg.set_long_reordering(true);
+                    cfg.set_reordering(Reordering::Long);
                 }
                 let mut leader = None;
                 for i in 0..servers {
@@ -242,7 +244,7 @@ fn figure8_unreliable_2c() {
                     cfg.connect(i);
                 }
             }
-            cfg.one(cmd(sim::random_range(0..10_000)), servers, true)
+            cfg.one(cmd(sim::random_range(0..10_000)), servers, Retry::Yes)
                 .await;
         },
     );
@@ -331,7 +333,7 @@ async fn churn(cfg: RaftCluster) {
         values.extend(c.await.expect("client failed"));
     }
     sleep(ELECTION_TIMEOUT).await;
-    let last_index = cfg.one(random_cmd(), servers, true).await;
+    let last_index = cfg.one(random_cmd(), servers, Retry::Yes).await;
     let mut really = Vec::new();
     for index in 1..=last_index {
         really.push(cfg.wait(index, servers, None).await.unwrap_or_default());
@@ -394,7 +396,7 @@ fn vote_survives_crash_2c() {
                 for _attempt in 0..5 {
                     built = build(cfg.clone()).await;
                     cfg.partition(&[&[0, 1, 2]]);
-                    cfg.one(random_cmd(), 3, true).await;
+                    cfg.one(random_cmd(), 3, Retry::Yes).await;
                     if built {
                         break;
                     }
@@ -452,8 +454,8 @@ fn granted_vote(cfg: RaftCluster) -> std::pin::Pin<Box<dyn std::future::Future<O
         let (x, y) = ((v + 1) % 3, (v + 2) % 3);
         // The followers reach v but not each other; v reaches no one.
         cfg.partition(&[]);
-        cfg.link(x, v, true);
-        cfg.link(y, v, true);
+        cfg.link(x, v, Link::Up);
+        cfg.link(y, v, Link::Up);
         let a = first_to_stand(&cfg, &[x, y], term0).await;
         let b = x + y - a;
         let limit = ELECTION_TIMEOUT;
@@ -470,8 +472,8 @@ fn granted_vote(cfg: RaftCluster) -> std::pin::Pin<Box<dyn std::future::Future<O
         cfg.crash1(v);
         cfg.start1(v);
         cfg.partition(&[]);
-        cfg.link(a, v, true);
-        cfg.link(b, v, true);
+        cfg.link(a, v, Link::Up);
+        cfg.link(b, v, Link::Up);
         if cfg.get_state(b).await.is_some_and(|(t, _)| t > term0) {
             return false; // b stood before v restarted
         }
@@ -530,7 +532,7 @@ fn figure8_commit_rule_2c() {
         "2C Figure 8 commit rule",
         |cfg| async move {
             let limit = 10 * ELECTION_TIMEOUT;
-            cfg.one(random_cmd(), 5, true).await;
+            cfg.one(random_cmd(), 5, Retry::Yes).await;
             // (a) The leader, with one follower, takes an entry at index 2 that reaches no one else.
             let a = cfg.check_one_leader().await;
             let b = (a + 1) % 5;
@@ -577,7 +579,7 @@ fn figure8_commit_rule_2c() {
                 .await
                 .unwrap_or_else(|| panic!("server {e} was not elected by {cd:?} within {limit:?}"));
             cfg.partition(&[&[0, 1, 2, 3, 4]]);
-            cfg.one(random_cmd(), 5, true).await;
+            cfg.one(random_cmd(), 5, Retry::Yes).await;
         },
     );
 }
@@ -608,7 +610,7 @@ fn term_survives_crash_2c() {
             // o's next request reaches the old leader, which steps down and votes for it. (The
             // old leader's own calls still do not reach o: it learns of o's term only from that
             // request, and so cannot stand itself and ask f for a vote.)
-            cfg.link(o, old, true);
+            cfg.link(o, old, Link::Up);
             let pair = [o];
             let (leader, term) = cfg
                 .wait_until(limit, || leader_among(&cfg, &pair, term0))
@@ -617,8 +619,8 @@ fn term_survives_crash_2c() {
                     panic!("server {o} was not elected with server {old}'s vote within {limit:?}")
                 });
             // f hears the new leader: a new term, with no vote and no entry to save with it.
-            cfg.link(leader, f, true);
-            cfg.link(f, leader, true);
+            cfg.link(leader, f, Link::Up);
+            cfg.link(f, leader, Link::Up);
             let learned = cfg
                 .wait_until(ELECTION_TIMEOUT, || async {
                     cfg.get_state(f).await.filter(|&(t, _)| t >= term)
@@ -638,7 +640,7 @@ fn term_survives_crash_2c() {
                 );
             }
             cfg.partition(&[&[0, 1, 2]]);
-            cfg.one(random_cmd(), 3, true).await;
+            cfg.one(random_cmd(), 3, Retry::Yes).await;
         },
     );
 }
@@ -656,15 +658,15 @@ fn duplicate_append_2c() {
         Snapshots::Off,
         "2C a duplicated append changes nothing",
         |cfg| async move {
-            cfg.one(random_cmd(), 3, true).await;
+            cfg.one(random_cmd(), 3, Retry::Yes).await;
             let leader = cfg.check_one_leader().await;
             let (f, g) = ((leader + 1) % 3, (leader + 2) % 3);
-            cfg.record(leader, f, true);
-            let first = cfg.one(random_cmd(), 3, true).await;
-            cfg.record(leader, f, false);
+            cfg.record(leader, f);
+            let first = cfg.one(random_cmd(), 3, Retry::Yes).await;
+            cfg.stop_recording(leader, f);
             cfg.disconnect(g);
-            let last = cfg.one(random_cmd(), 2, true).await;
-            cfg.one(random_cmd(), 2, true).await;
+            let last = cfg.one(random_cmd(), 2, Retry::Yes).await;
+            cfg.one(random_cmd(), 2, Retry::Yes).await;
             let copies = cfg.replay(leader, f).await;
             assert!(
                 copies > 0,
@@ -674,7 +676,7 @@ fn duplicate_append_2c() {
             // f alone holds the last entries now; with g it must agree on a next one after them.
             cfg.crash1(leader);
             cfg.connect(g);
-            let index = cfg.one(random_cmd(), 2, true).await;
+            let index = cfg.one(random_cmd(), 2, Retry::Yes).await;
             assert!(
                 index > last,
                 "after copies of the requests that carried index {first} reached server {f}, the \
@@ -699,22 +701,22 @@ fn late_append_reply_2c() {
         Snapshots::Off,
         "2C a late append reply does not count",
         |cfg| async move {
-            cfg.one(random_cmd(), 5, true).await;
+            cfg.one(random_cmd(), 5, Retry::Yes).await;
             let l = cfg.check_one_leader().await;
             let term = cfg.get_state(l).await.map_or(0, |s| s.0);
             let others: Vec<usize> = (0..5).filter(|&i| i != l).collect();
             let (f, rest) = (others[0], others[1..].to_vec());
             // f alone hears l, and acknowledges new entries of this term; the ack is held back.
             cfg.partition(&[&rest]);
-            cfg.link(l, f, true);
+            cfg.link(l, f, Link::Up);
             acked_late(&cfg, l, f).await;
             // From now on nothing l sends reaches f; the others elect a leader and commit y.
-            cfg.hold(l, f, true);
+            cfg.hold(l, f);
             let n1 = await_leader(&cfg, &rest, term).await;
             let index = agree(&cfg, n1, &rest, 3).await;
             // l comes back (without f): its entries after the common prefix give way to y.
             cfg.partition(&[&[&rest[..], &[l]].concat()]);
-            cfg.link(l, f, true);
+            cfg.link(l, f, Link::Up);
             assert!(
                 cfg.wait(index, 4, None).await.is_some(),
                 "server {l} did not catch up with the others' index {index}"
@@ -723,8 +725,8 @@ fn late_append_reply_2c() {
             let now = cfg.check_one_leader().await;
             if now != l {
                 let t = cfg.get_state(now).await.map_or(0, |s| s.0);
-                cfg.link(now, l, false);
-                cfg.link(l, now, false);
+                cfg.link(now, l, Link::Cut);
+                cfg.link(l, now, Link::Cut);
                 await_leader(&cfg, &[l], t).await;
             }
             let n1 = if now == l { n1 } else { now };
@@ -741,14 +743,14 @@ fn late_append_reply_2c() {
                 .expect("server l is running");
             sleep(Duration::from_millis(5)).await;
             // The old acknowledgement arrives.
-            cfg.hold_replies(l, f, false);
+            cfg.let_go_replies(l, f);
             sleep(Duration::from_millis(20)).await;
             // The two that hold z go; the other three must agree on a command at z.
             cfg.crash1(l);
             cfg.crash1(a);
             cfg.start1(n1);
             cfg.partition(&[&[f, b, n1]]);
-            let at = cfg.one(random_cmd(), 3, true).await;
+            let at = cfg.one(random_cmd(), 3, Retry::Yes).await;
             assert!(
                 at >= z,
                 "the three servers left agreed on index {at}, below leader {l}'s entry at {z}"
@@ -761,7 +763,7 @@ fn late_append_reply_2c() {
 /// the hold caught a reply `l` was waiting for before it could send them.
 async fn acked_late(cfg: &RaftCluster, l: usize, f: usize) {
     for _attempt in 0..10 {
-        cfg.hold_replies(l, f, true);
+        cfg.hold_replies(l, f);
         let size = cfg.raft_state_size(f);
         cfg.start_all(l, (0..3).map(|_| random_cmd()).collect())
             .await;
@@ -773,7 +775,7 @@ async fn acked_late(cfg: &RaftCluster, l: usize, f: usize) {
         if took.is_some() {
             return;
         }
-        cfg.hold_replies(l, f, false);
+        cfg.let_go_replies(l, f);
         sleep(Duration::from_millis(50)).await;
     }
     panic!("leader {l} did not send its new entries to server {f} within 10 tries of 300 ms");

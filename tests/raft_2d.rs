@@ -4,15 +4,27 @@ use std::time::Duration;
 
 use labrpc::sim;
 use raftlab::raft_tester::{
-    MAX_LOG_SIZE, Net, RaftCluster, SNAPSHOT_INTERVAL, Snapshots, raft_test, random_cmd,
+    MAX_LOG_SIZE, Net, RaftCluster, Retry, SNAPSHOT_INTERVAL, Snapshots, raft_test, random_cmd,
 };
 use tokio::time::sleep;
 
+/// How followers fall behind in [`snap_common`] (Go's `disconnect` and `crash` flags).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Behind {
+    /// They keep up.
+    No,
+    /// A follower is disconnected for a while.
+    Disconnected,
+    /// A follower is crashed for a while.
+    Crashed,
+}
+
 /// Followers fall behind (disconnected or crashed) while the leader snapshots; they must catch up,
 /// through InstallSnapshot when their entries are gone, and the log must stay small.
-async fn snap_common(cfg: RaftCluster, disconnect: bool, crash: bool) {
+async fn snap_common(cfg: RaftCluster, behind: Behind) {
+    let (disconnect, crash) = (behind == Behind::Disconnected, behind == Behind::Crashed);
     let servers = cfg.n();
-    cfg.one(random_cmd(), servers, true).await;
+    cfg.one(random_cmd(), servers, Retry::Yes).await;
     let mut leader1 = cfg.check_one_leader().await;
     for i in 0..30 {
         let (mut victim, mut sender) = ((leader1 + 1) % servers, leader1);
@@ -22,11 +34,11 @@ async fn snap_common(cfg: RaftCluster, disconnect: bool, crash: bool) {
         }
         if disconnect {
             cfg.disconnect(victim);
-            cfg.one(random_cmd(), servers - 1, true).await;
+            cfg.one(random_cmd(), servers - 1, Retry::Yes).await;
         }
         if crash {
             cfg.crash1(victim);
-            cfg.one(random_cmd(), servers - 1, true).await;
+            cfg.one(random_cmd(), servers - 1, Retry::Yes).await;
         }
         // Perhaps send enough to get a snapshot.
         let nn = SNAPSHOT_INTERVAL / 2 + sim::random_range(0..SNAPSHOT_INTERVAL);
@@ -37,9 +49,9 @@ async fn snap_common(cfg: RaftCluster, disconnect: bool, crash: bool) {
         if !disconnect && !crash {
             // Make sure all followers have caught up, so that an InstallSnapshot RPC isn't
             // required for snapshot_basic.
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
         } else {
-            cfg.one(random_cmd(), servers - 1, true).await;
+            cfg.one(random_cmd(), servers - 1, Retry::Yes).await;
         }
         let size = cfg.log_size();
         assert!(
@@ -49,13 +61,13 @@ async fn snap_common(cfg: RaftCluster, disconnect: bool, crash: bool) {
         if disconnect {
             // Reconnect a follower, who may be behind and need a snapshot to catch up.
             cfg.connect(victim);
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
             leader1 = cfg.check_one_leader().await;
         }
         if crash {
             cfg.start1(victim);
             cfg.connect(victim);
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
             leader1 = cfg.check_one_leader().await;
         }
     }
@@ -68,7 +80,7 @@ fn snapshot_basic_2d() {
         Net::Reliable,
         Snapshots::On,
         "2D snapshots basic",
-        |cfg| snap_common(cfg, false, false),
+        |cfg| snap_common(cfg, Behind::No),
     );
 }
 
@@ -79,7 +91,7 @@ fn snapshot_install_2d() {
         Net::Reliable,
         Snapshots::On,
         "2D install snapshots (disconnect)",
-        |cfg| snap_common(cfg, true, false),
+        |cfg| snap_common(cfg, Behind::Disconnected),
     );
 }
 
@@ -90,7 +102,7 @@ fn snapshot_install_unreliable_2d() {
         Net::Unreliable,
         Snapshots::On,
         "2D install snapshots (disconnect+unreliable)",
-        |cfg| snap_common(cfg, true, false),
+        |cfg| snap_common(cfg, Behind::Disconnected),
     );
 }
 
@@ -101,7 +113,7 @@ fn snapshot_install_crash_2d() {
         Net::Reliable,
         Snapshots::On,
         "2D install snapshots (crash)",
-        |cfg| snap_common(cfg, false, true),
+        |cfg| snap_common(cfg, Behind::Crashed),
     );
 }
 
@@ -112,7 +124,7 @@ fn snapshot_install_uncrash_2d() {
         Net::Unreliable,
         Snapshots::On,
         "2D install snapshots (unreliable+crash)",
-        |cfg| snap_common(cfg, false, true),
+        |cfg| snap_common(cfg, Behind::Crashed),
     );
 }
 
@@ -126,14 +138,14 @@ fn snapshot_all_crash_2d() {
         "2D crash and restart all servers",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
             for _ in 0..5 {
                 // Perhaps enough to get a snapshot.
                 let nn = SNAPSHOT_INTERVAL / 2 + sim::random_range(0..SNAPSHOT_INTERVAL);
                 for _ in 0..nn {
-                    cfg.one(random_cmd(), servers, true).await;
+                    cfg.one(random_cmd(), servers, Retry::Yes).await;
                 }
-                let index1 = cfg.one(random_cmd(), servers, true).await;
+                let index1 = cfg.one(random_cmd(), servers, Retry::Yes).await;
                 // Crash all.
                 for i in 0..servers {
                     cfg.crash1(i);
@@ -143,7 +155,7 @@ fn snapshot_all_crash_2d() {
                     cfg.start1(i);
                     cfg.connect(i);
                 }
-                let index2 = cfg.one(random_cmd(), servers, true).await;
+                let index2 = cfg.one(random_cmd(), servers, Retry::Yes).await;
                 assert!(index2 > index1, "index decreased from {index1} to {index2}");
             }
         },
@@ -160,10 +172,10 @@ fn snapshot_init_2d() {
         "2D snapshot initialization after crash",
         |cfg| async move {
             let servers = cfg.n();
-            cfg.one(random_cmd(), servers, true).await;
+            cfg.one(random_cmd(), servers, Retry::Yes).await;
             // Enough ops to make a snapshot.
             for _ in 0..SNAPSHOT_INTERVAL + 1 {
-                cfg.one(random_cmd(), servers, true).await;
+                cfg.one(random_cmd(), servers, Retry::Yes).await;
             }
             // Crash and revive all twice: the first op after a restart gets something written back
             // to persistent storage; the second restart then reads it.
@@ -175,7 +187,7 @@ fn snapshot_init_2d() {
                     cfg.start1(i);
                     cfg.connect(i);
                 }
-                cfg.one(random_cmd(), servers, true).await;
+                cfg.one(random_cmd(), servers, Retry::Yes).await;
             }
         },
     );
@@ -194,15 +206,15 @@ fn old_snapshot_ignored_2d() {
         Snapshots::On,
         "2D an old snapshot is ignored",
         |cfg| async move {
-            cfg.one(random_cmd(), 3, true).await;
+            cfg.one(random_cmd(), 3, Retry::Yes).await;
             let leader = cfg.check_one_leader().await;
             let f = (leader + 1) % 3;
-            cfg.set_snapshots(leader, false);
-            cfg.set_snapshots(f, false);
-            cfg.lose_replies(leader, f, true);
+            cfg.set_snapshots(leader, Snapshots::Off);
+            cfg.set_snapshots(f, Snapshots::Off);
+            cfg.lose_replies(leader, f);
             // f takes every entry and applies it, but the leader believes it stuck where it was.
             for _ in 0..SNAPSHOT_INTERVAL + 5 {
-                cfg.one(random_cmd(), 3, true).await;
+                cfg.one(random_cmd(), 3, Retry::Yes).await;
             }
             let index = cfg.snapshot_now(leader).await;
             assert!(
@@ -210,11 +222,11 @@ fn old_snapshot_ignored_2d() {
                 "leader {leader} has applied no snapshot point"
             );
             sleep(Duration::from_millis(500)).await;
-            cfg.lose_replies(leader, f, false);
-            cfg.set_snapshots(leader, true);
-            cfg.set_snapshots(f, true);
+            cfg.stop_losing_replies(leader, f);
+            cfg.set_snapshots(leader, Snapshots::On);
+            cfg.set_snapshots(f, Snapshots::On);
             for _ in 0..SNAPSHOT_INTERVAL {
-                cfg.one(random_cmd(), 3, true).await;
+                cfg.one(random_cmd(), 3, Retry::Yes).await;
             }
         },
     );
