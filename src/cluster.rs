@@ -497,3 +497,52 @@ impl<M: Clone> Cluster<M> {
         line
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use labrpc::sim::{self, Node};
+    use labrpc::{Network, Server};
+
+    use super::{Cluster, GroupName, Member};
+
+    /// Two groups share a network: their names carry the group, so their ends and servers do
+    /// not clash, and a crash in one leaves the other alone.
+    #[test]
+    fn two_groups_share_a_network() {
+        let (seen, _) = sim::run(sim::Options::with_seed(1), || async {
+            let net = Network::new();
+            let group = |g: &str| {
+                let name = GroupName {
+                    group: g.to_string(),
+                    kind: "kv",
+                };
+                Cluster::new(&net, name, 2, |_: &()| {})
+            };
+            let (a, b) = (group("a-"), group("b-"));
+            for c in [&a, &b] {
+                for i in 0..2 {
+                    c.start_member(i, |ends, _| {
+                        assert_eq!(ends.len(), 2);
+                        let node = Node::new(c.server_name(i));
+                        (Member { handle: (), node }, Server::new())
+                    });
+                }
+                c.connect_all();
+            }
+            a.crash(0);
+            let running = [a.is_running(0), a.is_running(1), b.is_running(0)];
+            let connected = [a.is_connected(0), b.is_connected(0)];
+            (a.server_name(1), b.server_name(0), running, connected)
+        })
+        .expect("the simulated run failed");
+        assert_eq!(
+            seen,
+            (
+                "a-kv-1".to_string(),
+                "b-kv-0".to_string(),
+                [false, true, true],
+                [false, true]
+            )
+        );
+    }
+}
