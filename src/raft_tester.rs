@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use labrpc::harness::TestRun;
 use labrpc::sim::{self, Node};
 use labrpc::{ClientEnd, Network, Server};
 use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Persister, Raft};
@@ -132,7 +133,7 @@ pub fn raft_test<F, Fut>(
     F: Fn(Config) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    sim::run_test_with(REPLAY_FLAGS, move || {
+    TestRun::new().cargo_flags(REPLAY_FLAGS).run(move || {
         let body = body.clone();
         async move {
             let cfg = Config::new(n, unreliable, snapshot);
