@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kvraft::{Clerk, KvServer};
+use labrpc::harness::{self, TestRun};
 use labrpc::sim::{self, Node};
 use labrpc::{Network, Server};
 use tokio::time::{Instant, sleep, sleep_until};
@@ -79,13 +80,13 @@ pub fn kv_test<F, Fut>(
             (cfg.summary(), history)
         }
     };
-    let config = sim::TestConfig::from_env(REPLAY_FLAGS);
+    let test = TestRun::new().cargo_flags(REPLAY_FLAGS);
     let stem = format!(
         "{}-seed{}",
-        sim::test_name().replace("::", "-"),
-        config.seed
+        harness::test_name().replace("::", "-"),
+        test.seed()
     );
-    sim::run_test_then(config, run, |(summary, history)| {
+    test.run_then(run, |(summary, history)| {
         check_linearizable(&history, &stem).map(|verdict| format!("{summary} {verdict}"))
     });
 }

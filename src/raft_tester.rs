@@ -10,6 +10,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use labrpc::harness::TestRun;
 use labrpc::sim::{self, Node};
 use labrpc::{Network, Server};
 use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Raft};
@@ -123,7 +124,7 @@ pub fn raft_test<F, Fut>(
     F: Fn(RaftCluster) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    sim::run_test_with(REPLAY_FLAGS, move || {
+    TestRun::new().cargo_flags(REPLAY_FLAGS).run(move || {
         let body = body.clone();
         async move {
             let cfg = RaftCluster::new(n, net, snapshots);

@@ -47,7 +47,7 @@ pub fn run(spec: &RunSpec, layout: &Layout, protection: Protection) -> RunResult
     let started = Instant::now();
     let nonce = nonce();
     let env = vec![
-        (labrpc::sim::GRADER_VAR.to_string(), "stdin".to_string()),
+        (labrpc::harness::GRADER_VAR.to_string(), "stdin".to_string()),
         // So that a student's replay line shows the seed; the harness takes the grader's.
         ("LAB_SEED".into(), spec.seed.to_string()),
         // Let the harness's own watchdog report slowness before the grader has to kill.

@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use labrpc::sim::{self, Node, Options};
+use labrpc::harness::{self, Options};
+use labrpc::sim::{self, Node};
 use labrpc::{Network, Server, Service};
 
 const CALLS: u64 = 100_000;
@@ -31,7 +32,7 @@ fn echo_server() -> Server {
 /// Wall time of 100,000 sequential calls from a client node's task (as the labs' peers and
 /// clerks make them), measured inside the run.
 fn sequential_calls() -> Duration {
-    let (wall, _) = sim::run(options(1), || async {
+    let (wall, _) = harness::run(options(1), || async {
         let net = Network::new();
         let node = Node::new("server");
         net.add_server("server", node.enter(echo_server));
@@ -59,7 +60,7 @@ fn sequential_calls() -> Duration {
 /// 60 s of virtual time: every server heartbeats every peer each 100 ms and sends random RPCs.
 fn workload() -> (Duration, u64) {
     let t = Instant::now();
-    let (rpcs, report) = sim::run(options(2), || async {
+    let (rpcs, report) = harness::run(options(2), || async {
         let net = Network::new();
         net.reliable(false);
         let nodes: Vec<Node> = (0..SERVERS)

@@ -24,7 +24,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::server::Server;
-use crate::sim::{self, EventKind, Node};
+use crate::sim::{self, EventKind, Node, NodeId};
 
 /// Why a call failed. Code under test should treat every kind as "no reply".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,6 +413,28 @@ impl Network {
         self.state().rng.random_range(0..n)
     }
 
+    /// An unreliable network's request: waits its delay, then draws whether it is lost.
+    async fn request_lost(&self) -> bool {
+        let wait = self.rand(FAULTS.request_delay_ms);
+        if wait > 0 {
+            sleep(ms(wait)).await;
+        }
+        self.rand(1000) < FAULTS.request_loss
+    }
+
+    /// How long a reply travels: [`REPLY_LATENCY`], or a long reordering delay.
+    fn reply_travel(&self, long_reordering: bool) -> u64 {
+        // A reply travels for 1 ms: the simulation's smallest step, standing in for the real
+        // time Go's hand-offs take. Without it a loop of round trips would never advance time.
+        let (delayed, of) = FAULTS.reorder;
+        if long_reordering && self.rand(of) < delayed {
+            let extra = self.rand(FAULTS.reorder_spread_ms);
+            FAULTS.reorder_base_ms + self.rand(1 + extra)
+        } else {
+            REPLY_LATENCY
+        }
+    }
+
     fn route(&self, end: usize) -> Route {
         let st = self.state();
         let e = &st.ends[end];
@@ -450,6 +472,15 @@ impl Network {
     }
 }
 
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Network")
+            .field("rpcs", &self.rpc_count())
+            .field("bytes", &self.byte_count())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Network {
     fn default() -> Self {
         Self::new()
@@ -459,8 +490,61 @@ impl Default for Network {
 /// How long every reply takes to reach the caller, in milliseconds (see the module docs).
 pub const REPLY_LATENCY: u64 = 1;
 
+/// The faults of the network, with Go labrpc's numbers. `rand(n)` draws uniformly from `0..n`
+/// (milliseconds for waits); a loss is a draw from `0..1000` below the given count.
+struct FaultModel {
+    /// An unreachable call fails after rand(this) ms ...
+    unreachable_ms: u64,
+    /// ... or after rand(this) ms with long delays.
+    unreachable_long_ms: u64,
+    /// On an unreliable network a request waits rand(this) ms before it leaves ...
+    request_delay_ms: u64,
+    /// ... and is lost when rand(1000) < this.
+    request_loss: u64,
+    /// A reply is lost when rand(1000) < this (unreliable network).
+    reply_loss: u64,
+    /// With long reordering, a reply is delayed when rand(`.1`) < `.0` (2/3 of replies) ...
+    reorder: (u64, u64),
+    /// ... by `base` + rand(1 + rand(`spread`)) ms instead of [`REPLY_LATENCY`].
+    reorder_base_ms: u64,
+    reorder_spread_ms: u64,
+    /// While a handler runs, the caller checks this often whether the call can still be answered.
+    liveness_check_ms: u64,
+}
+
+const FAULTS: FaultModel = FaultModel {
+    unreachable_ms: 100,
+    unreachable_long_ms: 7000,
+    request_delay_ms: 27,
+    request_loss: 100,
+    reply_loss: 100,
+    reorder: (600, 900),
+    reorder_base_ms: 200,
+    reorder_spread_ms: 2000,
+    liveness_check_ms: 100,
+};
+
+impl FaultModel {
+    /// The bound of an unreachable call's wait.
+    fn unreachable_wait(&self, long_delays: bool) -> u64 {
+        if long_delays {
+            self.unreachable_long_ms
+        } else {
+            self.unreachable_ms
+        }
+    }
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+impl fmt::Debug for ClientEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientEnd")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientEnd {
@@ -497,60 +581,31 @@ impl ClientEnd {
         net.inner.rpcs.fetch_add(1, Relaxed);
         net.inner.bytes.fetch_add(request.len() as u64, Relaxed);
         let route = net.route(self.id);
-        let what: Arc<str> = Arc::from(method);
-        let to: Arc<str> = route
-            .reachable
-            .as_ref()
-            .map_or_else(|| Arc::from("-"), |(n, _)| n.clone());
-        sim::trace_event(
-            EventKind::Send,
-            self.name.clone(),
-            to.clone(),
-            what.clone(),
-            &request,
-            caller,
-        );
+        let call = CallTrace {
+            end: self.name.clone(),
+            server: route
+                .reachable
+                .as_ref()
+                .map_or_else(|| Arc::from("-"), |(n, _)| n.clone()),
+            what: Arc::from(method),
+        };
+        call.event(EventKind::Send, &request, caller);
 
         let Some((server_name, server)) = route.reachable else {
-            let wait = if route.long_delays {
-                net.rand(7000)
-            } else {
-                net.rand(100)
-            };
-            sleep(ms(wait)).await;
-            sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], caller);
+            sleep(ms(net.rand(FAULTS.unreachable_wait(route.long_delays)))).await;
+            call.event(EventKind::Fail, &[], caller);
             return Err(RpcError::Unreachable);
         };
-        if !route.reliable {
-            let wait = net.rand(27);
-            if wait > 0 {
-                sleep(ms(wait)).await;
-            }
-            if net.rand(1000) < 100 {
-                sim::trace_event(
-                    EventKind::DropRequest,
-                    self.name.clone(),
-                    to,
-                    what,
-                    &[],
-                    caller,
-                );
-                return Err(RpcError::Lost);
-            }
+        if !route.reliable && net.request_lost().await {
+            call.event(EventKind::DropRequest, &[], caller);
+            return Err(RpcError::Lost);
         }
 
         let dispatch = server.dispatch(method, &request).map_err(misuse)?;
-        net.keep_record(self.id, &what, &request);
+        net.keep_record(self.id, &call.what, &request);
         let server_node = dispatch.node;
-        sim::trace_event(
-            EventKind::Deliver,
-            self.name.clone(),
-            to.clone(),
-            what.clone(),
-            &request,
-            server_node.id(),
-        );
-        let (tx, mut rx) = oneshot::channel();
+        call.event(EventKind::Deliver, &request, server_node.id());
+        let (tx, rx) = oneshot::channel();
         let reply_fut = dispatch.reply;
         server_node.spawn_at(
             async move {
@@ -559,17 +614,50 @@ impl ClientEnd {
             dispatch.loc,
         );
 
-        let dead = || net.is_dead(self.id, &server_name, &server);
+        let reply = self.await_reply(rx, &server_name, &server).await;
+        if let Some(Ok(_)) = reply {
+            net.pass_reply_hold(self.id).await;
+        }
+        let reply = match reply {
+            Some(Ok(bytes)) if !net.is_dead(self.id, &server_name, &server) => bytes,
+            Some(Err(m)) => return Err(misuse(m)),
+            _ => {
+                call.event(EventKind::Fail, &[], caller);
+                return Err(RpcError::Unreachable);
+            }
+        };
+        if net.losing_replies(self.id) || (!route.reliable && net.rand(1000) < FAULTS.reply_loss) {
+            call.event(EventKind::DropReply, &reply, caller);
+            return Err(RpcError::Lost);
+        }
+        sleep(ms(net.reply_travel(route.long_reordering))).await;
+        net.inner.bytes.fetch_add(reply.len() as u64, Relaxed);
+        call.event(EventKind::Reply, &reply, caller);
+        Ok(reply)
+    }
+
+    /// Waits for the handler's reply while the call can still be answered, and returns it; `None`
+    /// once the call cannot be answered: the server was deleted or replaced, its node killed, or
+    /// the end disabled or reconnected, and that was still so at the caller's next 100 ms check.
+    async fn await_reply(
+        &self,
+        mut rx: oneshot::Receiver<Result<Vec<u8>, String>>,
+        server_name: &str,
+        server: &Server,
+    ) -> Option<Result<Vec<u8>, String>> {
+        let net = &self.net;
+        let dead = || net.is_dead(self.id, server_name, server);
         let started = Instant::now();
         // The handler's task is gone only when its node was killed; the caller then notices at
         // its next check, as it would notice a deleted server.
         let mut gone = false;
-        let reply = loop {
+        loop {
             let changed = net.inner.changed.notified();
             if dead() {
                 // Go's caller notices at its next 100 ms check.
+                let check = FAULTS.liveness_check_ms;
                 let elapsed = started.elapsed().as_millis() as u64;
-                let next = started + ms((elapsed / 100 + 1) * 100);
+                let next = started + ms((elapsed / check + 1) * check);
                 tokio::select! {
                     biased;
                     r = &mut rx, if !gone => match r {
@@ -592,47 +680,34 @@ impl ClientEnd {
                     _ = changed => {}
                 }
             }
+        }
+    }
+}
+
+/// One call's identity in the trace: requests go from the end to the server, replies back.
+struct CallTrace {
+    end: Arc<str>,
+    /// The server's name, or `-` when the end reaches none.
+    server: Arc<str>,
+    /// `Service.Method`.
+    what: Arc<str>,
+}
+
+impl CallTrace {
+    /// Records an event of this call, with the message `bytes`, as an event of `node`.
+    fn event(&self, kind: EventKind, bytes: &[u8], node: NodeId) {
+        let (from, to) = match kind {
+            EventKind::Reply | EventKind::DropReply => (&self.server, &self.end),
+            _ => (&self.end, &self.server),
         };
-        if let Some(Ok(_)) = reply {
-            net.pass_reply_hold(self.id).await;
-        }
-        let reply = match reply {
-            Some(Ok(bytes)) if !dead() => bytes,
-            Some(Err(m)) => return Err(misuse(m)),
-            _ => {
-                sim::trace_event(EventKind::Fail, self.name.clone(), to, what, &[], caller);
-                return Err(RpcError::Unreachable);
-            }
-        };
-        if net.losing_replies(self.id) || (!route.reliable && net.rand(1000) < 100) {
-            sim::trace_event(
-                EventKind::DropReply,
-                to,
-                self.name.clone(),
-                what,
-                &reply,
-                caller,
-            );
-            return Err(RpcError::Lost);
-        }
-        // A reply travels for 1 ms: the simulation's smallest step, standing in for the real
-        // time Go's hand-offs take. Without it a loop of round trips would never advance time.
-        let mut travel = REPLY_LATENCY;
-        if route.long_reordering && net.rand(900) < 600 {
-            let extra = net.rand(2000);
-            travel = 200 + net.rand(1 + extra);
-        }
-        sleep(ms(travel)).await;
-        net.inner.bytes.fetch_add(reply.len() as u64, Relaxed);
         sim::trace_event(
-            EventKind::Reply,
-            to,
-            self.name.clone(),
-            what,
-            &reply,
-            caller,
+            kind,
+            from.clone(),
+            to.clone(),
+            self.what.clone(),
+            bytes,
+            node,
         );
-        Ok(reply)
     }
 }
 

@@ -28,6 +28,15 @@ pub struct Service {
     methods: BTreeMap<String, Method>,
 }
 
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("name", &self.name)
+            .field("methods", &self.methods.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl Service {
     /// An empty service called `name`.
     pub fn new(name: impl Into<String>) -> Self {
@@ -93,6 +102,15 @@ pub(crate) struct Dispatch {
     pub node: Node,
     pub loc: &'static Location<'static>,
     pub reply: ReplyFuture,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("node", &self.inner.node)
+            .field("rpcs", &self.count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {

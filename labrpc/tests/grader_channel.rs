@@ -7,13 +7,13 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use labrpc::sim;
+use labrpc::harness::{self, TestRun};
 
 /// Runs test `name` of this binary as the grader would; returns its output and whether it passed.
 fn as_graded(name: &str, input: &str) -> (String, bool) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(sim::GRADER_VAR, "stdin")
+        .env(harness::GRADER_VAR, "stdin")
         .env("LAB_GRADED_CHILD", "1")
         .env("LAB_SEED", "999")
         .stdin(Stdio::piped())
@@ -44,7 +44,7 @@ fn child() -> bool {
 #[test]
 fn body_passes() {
     if child() {
-        sim::run_test(|| async { String::new() });
+        TestRun::new().run(|| async { String::new() });
     }
 }
 
@@ -53,13 +53,13 @@ fn body_reads_stdin_and_nests() {
     if !child() {
         return;
     }
-    sim::run_test(|| async {
+    TestRun::new().run(|| async {
         // Student code finds standard input already read to its end ...
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut rest);
         assert!(rest.is_empty(), "stdin still held {rest:?}");
         // ... and cannot start a run of its own inside the simulation.
-        let nested = std::panic::catch_unwind(|| sim::run_test(|| async { String::new() }));
+        let nested = std::panic::catch_unwind(|| TestRun::new().run(|| async { String::new() }));
         assert!(nested.is_err(), "a nested run was allowed");
         String::new()
     });
@@ -70,7 +70,7 @@ fn body_reads_its_own_memory() {
     if !child() {
         return;
     }
-    sim::run_test(|| async {
+    TestRun::new().run(|| async {
         // A graded run's code opens no file: not its own memory, nor anything else.
         for path in ["/proc/self/mem", "/proc/self/maps", "/etc/hostname", "/tmp"] {
             assert!(std::fs::File::open(path).is_err(), "{path} could be opened");
@@ -87,12 +87,12 @@ fn body_reads_its_own_memory() {
 #[test]
 fn body_reports_from_another_thread() {
     if child() {
-        sim::run_test(|| async { String::new() });
+        TestRun::new().run(|| async { String::new() });
         // A second run, on another thread that carries the test's name: no second report.
-        let name = sim::test_name();
+        let name = harness::test_name();
         let other = std::thread::Builder::new()
             .name(name)
-            .spawn(|| sim::run_test(|| async { String::new() }))
+            .spawn(|| TestRun::new().run(|| async { String::new() }))
             .unwrap()
             .join();
         assert!(other.is_err(), "a run on another thread reported");

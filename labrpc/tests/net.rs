@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use labrpc::sim::{self, Node, Options};
+use labrpc::harness::{self, Options, TestRun};
+use labrpc::sim::{self, Node};
 use labrpc::{ClientEnd, Network, RpcError, Server, Service};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, sleep};
@@ -47,14 +48,20 @@ fn setup() -> (Network, ClientEnd) {
     (net, end)
 }
 
-fn run<T: Send + 'static, Fut: std::future::Future<Output = T> + 'static>(
-    f: impl FnOnce() -> Fut + Send + 'static,
-) -> T {
-    let seed = sim::test_seed();
-    match sim::run(Options::with_seed(seed), f) {
-        Ok((v, _)) => v,
-        Err(e) => panic!("{e}"),
-    }
+/// Runs a test body through the harness, as every simulated test runs (seed, summary line with
+/// `seed=` and `trace=`, replay command), and returns the body's value.
+fn run<T, F, Fut>(f: F) -> T
+where
+    T: Send + 'static,
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let mut value = None;
+    TestRun::new().run_then(f, |v| {
+        value = Some(v);
+        Ok(String::new())
+    });
+    value.expect("the harness hands the body's value on")
 }
 
 #[test]
@@ -436,7 +443,7 @@ fn reordering_delays() {
 
 #[test]
 fn unknown_method_fails_the_run() {
-    let err = sim::run(Options::with_seed(1), || async {
+    let err = harness::run(Options::with_seed(1), || async {
         let (_, end) = setup();
         let _ = end.call::<u64, u64>("Junk.Tripple", &1).await;
         sleep(Duration::from_secs(1)).await;
@@ -453,7 +460,7 @@ fn unknown_method_fails_the_run() {
 
 #[test]
 fn mismatched_types_fail_the_run() {
-    let err = sim::run(Options::with_seed(1), || async {
+    let err = harness::run(Options::with_seed(1), || async {
         let (_, end) = setup();
         let _ = end
             .call::<Point, u64>(
@@ -471,7 +478,7 @@ fn mismatched_types_fail_the_run() {
     if let Err(e) = err {
         assert!(e.to_string().contains("Junk.Greet"), "{e}");
     }
-    let err = sim::run(Options::with_seed(1), || async {
+    let err = harness::run(Options::with_seed(1), || async {
         let (_, end) = setup();
         let _ = end.call::<u64, Point>("Junk.Double", &1).await;
         sleep(Duration::from_secs(1)).await;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use labrpc::sim::{self, Node, Options, Report};
+use labrpc::harness::{self, Options, Report, TestRun};
+use labrpc::sim::{self, Node};
 use labrpc::{Network, Server, Service};
 use tokio::time::sleep;
 
@@ -56,12 +57,12 @@ fn run_workload(seed: u64, keep_events: bool) -> (u64, Report) {
         keep_events,
         ..Options::with_seed(seed)
     };
-    sim::run(opts, workload).unwrap_or_else(|e| panic!("{e}"))
+    harness::run(opts, workload).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn same_seed_same_trace() {
-    let seed = sim::test_seed();
+    let seed = harness::test_seed();
     let (rpcs1, a) = run_workload(seed, true);
     let (rpcs2, b) = run_workload(seed, true);
     assert_eq!(rpcs1, rpcs2);
@@ -73,7 +74,7 @@ fn same_seed_same_trace() {
 
 #[test]
 fn different_seeds_different_traces() {
-    let seed = sim::test_seed();
+    let seed = harness::test_seed();
     let (_, a) = run_workload(seed, false);
     let (_, b) = run_workload(seed.wrapping_add(1), false);
     assert_ne!(a.trace, b.trace);
@@ -94,11 +95,7 @@ fn trace_is_stable_across_builds() {
 
 #[test]
 fn run_test_prints_summary_and_checks_determinism() {
-    let config = sim::TestConfig {
-        check_determinism: true,
-        ..sim::TestConfig::from_env("")
-    };
-    let report = sim::run_test_config(config, || async {
+    let report = TestRun::new().check_determinism().run(|| async {
         workload().await;
         "cluster".to_string()
     });
@@ -107,7 +104,7 @@ fn run_test_prints_summary_and_checks_determinism() {
 
 #[test]
 fn killing_a_node_stops_all_its_tasks() {
-    sim::run(Options::with_seed(7), || async {
+    harness::run(Options::with_seed(7), || async {
         let ticks = Arc::new(AtomicU64::new(0));
         let node = Node::new("victim");
         let nested_started = Arc::new(AtomicU64::new(0));
@@ -154,7 +151,7 @@ fn killing_a_node_stops_all_its_tasks() {
 #[test]
 fn node_streams_are_seeded_and_independent() {
     let draw = |seed| {
-        sim::run(Options::with_seed(seed), || async {
+        harness::run(Options::with_seed(seed), || async {
             let a = Node::new("a");
             let b = Node::new("b");
             let xs: Vec<u64> = (0..4)
@@ -178,7 +175,7 @@ fn node_streams_are_seeded_and_independent() {
 
 #[test]
 fn virtual_time_jumps() {
-    let (elapsed, report) = sim::run(Options::with_seed(1), || async {
+    let (elapsed, report) = harness::run(Options::with_seed(1), || async {
         sleep(Duration::from_secs(100)).await;
         sim::now()
     })

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use labrpc::sim::{self, Failure, Node, Options, RunError};
+use labrpc::harness::{self, Failure, Options, RunError};
+use labrpc::sim::Node;
 use tokio::time::sleep;
 
 fn opts() -> Options {
@@ -22,10 +23,10 @@ where
     Fut: std::future::Future<Output = ()> + 'static,
 {
     let t0 = Instant::now();
-    let err = sim::run(opts, f).expect_err("the run should have failed");
+    let err = harness::run(opts, f).expect_err("the run should have failed");
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(15), "the verdict took {took:?}");
-    let (v, _) = sim::run(Options::with_seed(1), || async {
+    let (v, _) = harness::run(Options::with_seed(1), || async {
         sleep(Duration::from_secs(5)).await;
         7
     })

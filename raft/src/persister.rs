@@ -17,6 +17,16 @@ struct Saved {
     snapshot: Vec<u8>,
 }
 
+impl std::fmt::Debug for Persister {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let saved = self.lock();
+        f.debug_struct("Persister")
+            .field("raft_state_bytes", &saved.raft_state.len())
+            .field("snapshot_bytes", &saved.snapshot.len())
+            .finish()
+    }
+}
+
 impl Persister {
     /// An empty persister.
     pub fn new() -> Self {

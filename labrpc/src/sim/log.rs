@@ -1,5 +1,6 @@
 //! Log output for simulated runs: every line carries the virtual time and the node that logged it.
 
+use std::cell::Cell;
 use std::fmt;
 
 use tracing::{Event, Subscriber};
@@ -7,6 +8,32 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::context::{CURRENT, ctx, try_ctx};
+
+/// Sets a tag shown on every log line of the calling node, e.g. `T3 leader`.
+pub fn set_label(label: impl Into<String>) {
+    let c = ctx();
+    let id = CURRENT.with(Cell::get) as usize;
+    let label = label.into();
+    if let Ok(mut nodes) = c.nodes.try_borrow_mut() {
+        nodes[id].label = label;
+    };
+}
+
+/// The calling node's name and label, for log lines (`None` outside a run).
+fn log_prefix() -> Option<String> {
+    let c = try_ctx()?;
+    let id = CURRENT.with(Cell::get) as usize;
+    let nodes = c.nodes.try_borrow().ok()?;
+    let n = nodes.get(id)?;
+    let prefix = if n.label.is_empty() {
+        n.name.to_string()
+    } else {
+        format!("{} {}", n.name, n.label)
+    };
+    Some(prefix)
+}
 
 /// Formats `  1.234000s raft-2 T3 leader  DEBUG raft::raft: message field=value`.
 struct SimFormat;
@@ -22,7 +49,7 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        if let Some(node) = super::log_prefix() {
+        if let Some(node) = log_prefix() {
             let t = super::fmt_time(super::now().as_nanos() as u64);
             write!(w, "{t:>14} {node:<16} ")?;
         }
@@ -33,14 +60,15 @@ where
     }
 }
 
-/// Installs the log subscriber once per process, filtered by `RUST_LOG` (e.g. `RUST_LOG=raft=debug`).
-///
-/// Output goes through the test harness's capture, so a passing test stays quiet.
-/// `NO_COLOR` (any value) turns colours off, as in most command-line tools.
+/// Whether colours are allowed: `NO_COLOR` (any value) turns them off, as in most command-line tools.
 fn no_color_unset() -> bool {
     std::env::var_os("NO_COLOR").is_none()
 }
 
+/// Installs the log subscriber once per process, filtered by `RUST_LOG` (e.g. `RUST_LOG=raft=debug`).
+///
+/// Output goes through the test harness's capture, so a passing test stays quiet. Colours are on
+/// when standard error is a terminal and `NO_COLOR` is unset.
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
     let _ = tracing_subscriber::fmt()

@@ -1,7 +1,6 @@
-//! Running one simulated run: the runtime, the watchdog loop, failures and their messages.
+//! Running one simulated run: the runtime, its thread, the watchdog loop, and what went wrong.
 
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location};
 use std::pin::Pin;
@@ -10,193 +9,13 @@ use std::sync::{Arc, Mutex, Once, mpsc};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::trace::{Event, Tracer};
+use tokio::runtime::Runtime;
+
+use super::context::{CTX, CURRENT, Ctx, PanicRecord, Shared, try_ctx};
+use super::node::{Node, NodeId};
+use super::trace::Tracer;
 use super::watchdog::{Monitor, Verdict, Watch};
-use super::{CTX, CURRENT, Ctx, NodeId, PanicRecord, Shared, fmt_time};
-
-/// Settings of one run.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Fixes every random choice of the run.
-    pub seed: u64,
-    /// The run fails when its virtual time exceeds this (Go's per-test limit is 120 s).
-    pub virtual_limit: Duration,
-    /// The run fails when its wall time exceeds this.
-    pub wall_limit: Duration,
-    /// How long the watchdog lets the thread stay in one poll, or virtual time stand still.
-    pub stall_limit: Duration,
-    /// Keep every event (for the determinism check); otherwise only the digest is kept.
-    pub keep_events: bool,
-}
-
-impl Options {
-    /// Defaults with the given seed: 120 s virtual, 60 s wall (or `LAB_WALL_LIMIT` seconds), 3 s stall.
-    pub fn with_seed(seed: u64) -> Self {
-        let wall = std::env::var("LAB_WALL_LIMIT")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .map_or(Duration::from_secs(60), Duration::from_secs_f64);
-        Options {
-            seed,
-            virtual_limit: Duration::from_secs(120),
-            wall_limit: wall,
-            stall_limit: Duration::from_secs(3),
-            keep_events: false,
-        }
-    }
-}
-
-/// What a finished run reports.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub seed: u64,
-    /// Digest of the ordered event sequence: same seed, same digest.
-    pub trace: u64,
-    /// Number of events in the trace.
-    pub events: u64,
-    pub virtual_time: Duration,
-    pub wall_time: Duration,
-    /// Every event, when [`Options::keep_events`] was set.
-    pub event_list: Option<Vec<Event>>,
-}
-
-/// Why a run failed.
-#[derive(Debug, Clone)]
-pub enum Failure {
-    /// A check of the test failed (a panic in the tester's own code).
-    Check { message: String, location: String },
-    /// A task of a simulated server panicked.
-    Panic {
-        node: String,
-        message: String,
-        location: String,
-        task: String,
-        backtrace: String,
-    },
-    /// The framework was used in a way it does not allow.
-    Misuse { message: String },
-    /// The run's virtual time passed its limit.
-    VirtualLimit {
-        limit: Duration,
-        /// When the last network or trace event happened.
-        last_event: Duration,
-    },
-    /// One poll held the thread without using the CPU.
-    Blocked { task: String },
-    /// One poll held the thread while using the CPU.
-    BusyLoop { task: String },
-    /// Tasks kept running but virtual time stood still.
-    Livelock { tasks: Vec<String> },
-    /// Virtual time advanced, but too slowly for the wall-clock limit.
-    WallLimit { limit: Duration },
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Check { message, location } => write!(f, "{message}\n  (check at {location})"),
-            Failure::Panic {
-                node,
-                message,
-                location,
-                task,
-                backtrace,
-            } => {
-                write!(
-                    f,
-                    "{node} panicked at {location}: {message}\n  in the task spawned at {task}"
-                )?;
-                if !backtrace.is_empty() {
-                    write!(f, "\n{backtrace}")?;
-                }
-                Ok(())
-            }
-            Failure::Misuse { message } => write!(f, "{message}"),
-            Failure::VirtualLimit { limit, last_event } => {
-                write!(
-                    f,
-                    "the test did not finish within {}s of virtual time",
-                    limit.as_secs()
-                )?;
-                if limit.saturating_sub(*last_event) >= Duration::from_secs(10) {
-                    write!(
-                        f,
-                        "; nothing happened on the network after {}: every task waited on something \
-                         that never came (a lock never released, a channel nobody sends on, a task \
-                         awaiting itself)",
-                        fmt_time(last_event.as_nanos() as u64)
-                    )?;
-                }
-                Ok(())
-            }
-            Failure::Blocked { task } => write!(
-                f,
-                "the simulation thread is blocked in {task}: a blocking call in async code, most \
-                 often a std::sync::Mutex locked again by code that already holds its guard (a \
-                 helper that locks while its caller holds the lock: pass it the locked state \
-                 instead), else a blocking channel recv or std::thread::sleep. The last line \
-                 this task's server logged (RUST_LOG=debug) comes just before the blocking call"
-            ),
-            Failure::BusyLoop { task } => write!(
-                f,
-                "the simulation thread is spinning in {task}: a loop that never reaches an await \
-                 (wait with tokio::time::sleep or a tokio::sync primitive inside loops)"
-            ),
-            Failure::Livelock { tasks } => {
-                write!(
-                    f,
-                    "livelock: tasks keep running but virtual time no longer advances (a loop that \
-                 yields or sleeps zero time without ever waiting for time to pass); tasks seen \
-                 running: {}",
-                    if tasks.is_empty() {
-                        "(none sampled)".to_string()
-                    } else {
-                        tasks.join(", ")
-                    }
-                )
-            }
-            Failure::WallLimit { limit } => write!(
-                f,
-                "the test ran out of wall-clock time ({}s) while virtual time still advanced: \
-                 the code is too slow (heavy work per event, or far too many RPCs); \
-                 LAB_WALL_LIMIT=<secs> raises the limit",
-                limit.as_secs_f64()
-            ),
-        }
-    }
-}
-
-/// A failed run: the failure, and where the run was when it happened.
-#[derive(Debug, Clone)]
-pub struct RunError {
-    pub failure: Failure,
-    pub seed: u64,
-    pub virtual_time: Duration,
-    /// Each node's last event, as text.
-    pub last_events: Vec<String>,
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\n  virtual time {}, seed={}",
-            self.failure,
-            fmt_time(self.virtual_time.as_nanos() as u64),
-            self.seed
-        )?;
-        if !self.last_events.is_empty() {
-            write!(f, "\n  last event of each server:")?;
-            for l in &self.last_events {
-                write!(f, "\n    {l}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for RunError {}
+use crate::harness::{Failure, Options, Report, RunError};
 
 /// The run's root future: the test body, polled as the tester's node, stoppable by the watchdog.
 struct Root<F> {
@@ -230,7 +49,7 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let Some(c) = super::try_ctx() else {
+            let Some(c) = try_ctx() else {
                 return previous(info);
             };
             let message = info
@@ -328,26 +147,26 @@ where
             continue;
         };
         shared.monitor.request_stop();
-        let failure = match verdict {
-            Verdict::Blocked(t) => Failure::Blocked {
-                task: task_name(&shared, t),
-            },
-            Verdict::BusyLoop(t) => Failure::BusyLoop {
-                task: task_name(&shared, t),
-            },
-            Verdict::Livelock(ts) => Failure::Livelock {
-                tasks: ts
-                    .into_iter()
-                    .map(|t| task_name(&shared, Some(t)))
-                    .collect(),
-            },
-            Verdict::Slow => Failure::WallLimit {
-                limit: opts.wall_limit,
-            },
-        };
+        let failure = watchdog_failure(&shared, verdict, opts.wall_limit);
         // A run that can still reach an await stops now; give it a moment so its thread ends.
         let _ = rx.recv_timeout(Duration::from_millis(500));
         return Err(error(&shared, opts.seed, failure));
+    }
+}
+
+/// The failure the watchdog's verdict stands for.
+fn watchdog_failure(shared: &Shared, verdict: Verdict, wall_limit: Duration) -> Failure {
+    match verdict {
+        Verdict::Blocked(t) => Failure::Blocked {
+            task: task_name(shared, t),
+        },
+        Verdict::BusyLoop(t) => Failure::BusyLoop {
+            task: task_name(shared, t),
+        },
+        Verdict::Livelock(ts) => Failure::Livelock {
+            tasks: ts.into_iter().map(|t| task_name(shared, Some(t))).collect(),
+        },
+        Verdict::Slow => Failure::WallLimit { limit: wall_limit },
     }
 }
 
@@ -392,44 +211,10 @@ where
     Fut: Future<Output = T>,
 {
     shared.monitor.register_thread();
-    let mut seed_bytes = [0u8; 16];
-    seed_bytes[..8].copy_from_slice(&opts.seed.to_le_bytes());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .rng_seed(tokio::runtime::RngSeed::from_bytes(&seed_bytes))
-        .unhandled_panic(tokio::runtime::UnhandledPanic::ShutdownRuntime)
-        .on_thread_unpark(|| {
-            if let Some(c) = super::try_ctx() {
-                c.shared.monitor.set_vtime(super::now().as_nanos() as u64);
-            }
-        })
-        .build();
-    let rt = match rt {
-        Ok(rt) => rt,
-        Err(e) => {
-            return Err(Failure::Misuse {
-                message: format!("cannot build the runtime: {e}"),
-            });
-        }
-    };
+    let rt = build_runtime(opts.seed)?;
     // From here on the run's code executes on this thread: in a graded run, it opens no file.
-    super::testing::confine_if_graded();
-    let start = {
-        let _g = rt.enter();
-        tokio::time::Instant::now()
-    };
-    let ctx = Rc::new(Ctx {
-        seed: opts.seed,
-        start,
-        nodes: RefCell::new(Vec::new()),
-        shared: shared.clone(),
-        streams: Cell::new(0),
-    });
-    CTX.with(|c| *c.borrow_mut() = Some(ctx));
-    CURRENT.with(|c| c.set(0));
-    let tester = rt.block_on(async { super::Node::new("tester") });
-    debug_assert_eq!(tester.id(), 0);
+    crate::harness::confine_if_graded();
+    enter_context(&rt, opts.seed, &shared);
 
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let root = {
@@ -450,41 +235,7 @@ where
     drop(rt);
     CTX.with(|c| *c.borrow_mut() = None);
 
-    let misuse = shared
-        .misuse
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let panic = shared
-        .panic
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let value = match outcome {
-        _ if misuse.is_some() => {
-            return Err(Failure::Misuse {
-                message: misuse.unwrap_or_default(),
-            });
-        }
-        Ok(Ok(Ok(v))) => v,
-        Ok(Ok(Err(Stopped))) => {
-            return Err(Failure::Misuse {
-                message: "the run was stopped by its watchdog".into(),
-            });
-        }
-        Ok(Err(_elapsed)) => {
-            let last = shared
-                .tracer
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .last_at_ns;
-            return Err(Failure::VirtualLimit {
-                limit: opts.virtual_limit,
-                last_event: Duration::from_nanos(last),
-            });
-        }
-        Err(payload) => return Err(panic_failure(&shared, panic, payload)),
-    };
+    let value = settle(&opts, &shared, outcome)?;
     let tracer = std::mem::take(&mut *shared.tracer.lock().unwrap_or_else(|e| e.into_inner()));
     Ok((
         value,
@@ -497,6 +248,83 @@ where
             event_list: tracer.list,
         },
     ))
+}
+
+/// The run's runtime: one thread, paused clock, tokio's own choices seeded by the run's seed.
+fn build_runtime(seed: u64) -> Result<Runtime, Failure> {
+    let mut seed_bytes = [0u8; 16];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .rng_seed(tokio::runtime::RngSeed::from_bytes(&seed_bytes))
+        .unhandled_panic(tokio::runtime::UnhandledPanic::ShutdownRuntime)
+        .on_thread_unpark(|| {
+            if let Some(c) = try_ctx() {
+                c.shared.monitor.set_vtime(super::now().as_nanos() as u64);
+            }
+        })
+        .build()
+        .map_err(|e| Failure::Misuse {
+            message: format!("cannot build the runtime: {e}"),
+        })
+}
+
+/// Installs the run's context on this thread, with the tester's node (node 0) as the current one.
+fn enter_context(rt: &Runtime, seed: u64, shared: &Arc<Shared>) {
+    let start = {
+        let _g = rt.enter();
+        tokio::time::Instant::now()
+    };
+    let ctx = Rc::new(Ctx {
+        seed,
+        start,
+        nodes: RefCell::new(Vec::new()),
+        shared: shared.clone(),
+        streams: Cell::new(0),
+    });
+    CTX.with(|c| *c.borrow_mut() = Some(ctx));
+    CURRENT.with(|c| c.set(0));
+    let tester = rt.block_on(async { Node::new("tester") });
+    debug_assert_eq!(tester.id(), 0);
+}
+
+/// What the root future's end means: its value, or the failure (a misuse the framework reported
+/// wins over everything else, then a watchdog stop, the virtual limit, a panic).
+type RootOutcome<T> = std::thread::Result<Result<Result<T, Stopped>, tokio::time::error::Elapsed>>;
+
+fn settle<T>(opts: &Options, shared: &Shared, outcome: RootOutcome<T>) -> Result<T, Failure> {
+    let misuse = shared
+        .misuse
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let panic = shared
+        .panic
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    match outcome {
+        _ if misuse.is_some() => Err(Failure::Misuse {
+            message: misuse.unwrap_or_default(),
+        }),
+        Ok(Ok(Ok(v))) => Ok(v),
+        Ok(Ok(Err(Stopped))) => Err(Failure::Misuse {
+            message: "the run was stopped by its watchdog".into(),
+        }),
+        Ok(Err(_elapsed)) => {
+            let last = shared
+                .tracer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last_at_ns;
+            Err(Failure::VirtualLimit {
+                limit: opts.virtual_limit,
+                last_event: Duration::from_nanos(last),
+            })
+        }
+        Err(payload) => Err(panic_failure(shared, panic, payload)),
+    }
 }
 
 fn panic_failure(

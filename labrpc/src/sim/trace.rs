@@ -6,6 +6,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::context::ctx;
+use super::node::{Node, NodeId};
+
 /// What kind of thing happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -32,8 +35,11 @@ pub enum EventKind {
 pub struct Event {
     /// Virtual time since the start of the run, in nanoseconds.
     pub at_ns: u64,
+    /// What happened.
     pub kind: EventKind,
+    /// The sending side: a client end, or the node that recorded the event.
     pub from: Arc<str>,
+    /// The receiving side: a server, a client end for replies, or empty.
     pub to: Arc<str>,
     /// `Service.Method` for network events, the label for user events.
     pub what: Arc<str>,
@@ -48,7 +54,7 @@ impl fmt::Display for Event {
         write!(
             f,
             "{} {:?} {} -> {} {} ({} bytes, digest {:016x})",
-            crate::sim::fmt_time(self.at_ns),
+            super::fmt_time(self.at_ns),
             self.kind,
             self.from,
             self.to,
@@ -62,7 +68,7 @@ impl fmt::Display for Event {
 /// A small 64-bit hash, eight bytes at a step: stable across platforms, Rust versions and
 /// processes (std's hasher promises none of that), and fast enough to run on every message.
 #[derive(Clone, Copy, Debug)]
-pub struct Hasher(u64);
+pub(super) struct Hasher(u64);
 
 impl Default for Hasher {
     fn default() -> Self {
@@ -78,7 +84,7 @@ impl Hasher {
     }
 
     /// Hashes a byte string, length first, so that adjacent strings cannot run together.
-    pub fn write(&mut self, bytes: &[u8]) {
+    pub(super) fn write(&mut self, bytes: &[u8]) {
         self.word(bytes.len() as u64);
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
@@ -92,11 +98,11 @@ impl Hasher {
         }
     }
 
-    pub fn write_u64(&mut self, v: u64) {
+    pub(super) fn write_u64(&mut self, v: u64) {
         self.word(v);
     }
 
-    pub fn finish(&self) -> u64 {
+    pub(super) fn finish(&self) -> u64 {
         let x = self.0.wrapping_mul(0xbf58_476d_1ce4_e5b9);
         x ^ (x >> 31)
     }
@@ -113,29 +119,29 @@ pub fn digest(bytes: &[u8]) -> u64 {
 #[derive(Debug, Default)]
 pub(crate) struct Tracer {
     digest: Hasher,
-    pub count: u64,
+    pub(crate) count: u64,
     /// The full list, kept only when checking determinism.
-    pub list: Option<Vec<Event>>,
+    pub(crate) list: Option<Vec<Event>>,
     /// The last event of each node (indexed by node id), for the watchdog's diagnosis.
-    pub last_by_node: Vec<Option<Event>>,
+    pub(crate) last_by_node: Vec<Option<Event>>,
     /// Virtual time of the latest event.
-    pub last_at_ns: u64,
+    pub(crate) last_at_ns: u64,
 }
 
 impl Tracer {
-    pub fn new(keep_list: bool) -> Self {
+    pub(crate) fn new(keep_list: bool) -> Self {
         Tracer {
             list: keep_list.then(Vec::new),
             ..Tracer::default()
         }
     }
 
-    pub fn digest(&self) -> u64 {
+    pub(crate) fn digest(&self) -> u64 {
         self.digest.finish()
     }
 
     /// Folds one event into the digest; it becomes `node`'s last event.
-    pub fn record(&mut self, ev: Event, node: u32) {
+    pub(crate) fn record(&mut self, ev: Event, node: u32) {
         let h = &mut self.digest;
         h.write_u64(ev.at_ns);
         h.write_u64(ev.kind as u64);
@@ -158,7 +164,7 @@ impl Tracer {
 }
 
 /// Names the first difference between two event lists, or `None` when they are equal.
-pub fn first_difference(a: &[Event], b: &[Event]) -> Option<String> {
+pub(crate) fn first_difference(a: &[Event], b: &[Event]) -> Option<String> {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         if x != y {
             return Some(format!(
@@ -179,4 +185,45 @@ pub fn first_difference(a: &[Event], b: &[Event]) -> Option<String> {
             a[b.len()]
         )),
     }
+}
+
+/// Records a user event in the run's trace (it counts towards `trace=` and the determinism check).
+pub fn record(label: &str, detail: &[u8]) {
+    let node = Node::current();
+    trace_event(
+        EventKind::User,
+        node.name(),
+        Arc::from(""),
+        Arc::from(label),
+        detail,
+        node.id(),
+    );
+}
+
+/// Records an event of `node` (internal: the network and the nodes call this).
+pub(crate) fn trace_event(
+    kind: EventKind,
+    from: Arc<str>,
+    to: Arc<str>,
+    what: Arc<str>,
+    bytes: &[u8],
+    node: NodeId,
+) {
+    let c = ctx();
+    let at_ns = c.now().as_nanos() as u64;
+    c.shared.monitor.set_vtime(at_ns);
+    let ev = Event {
+        at_ns,
+        kind,
+        from,
+        to,
+        what,
+        len: bytes.len(),
+        bytes_digest: digest(bytes),
+    };
+    c.shared
+        .tracer
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .record(ev, node);
 }

@@ -42,7 +42,11 @@ impl Drop for PollGuard<'_> {
 }
 
 impl Monitor {
-    pub fn enter_poll(&self, node: NodeId, loc: &'static Location<'static>) -> PollGuard<'_> {
+    pub(crate) fn enter_poll(
+        &self,
+        node: NodeId,
+        loc: &'static Location<'static>,
+    ) -> PollGuard<'_> {
         self.polls.fetch_add(1, Relaxed);
         self.node.store(node, Relaxed);
         self.loc.store(ptr::from_ref(loc).cast_mut(), Relaxed);
@@ -50,16 +54,16 @@ impl Monitor {
         PollGuard(self)
     }
 
-    pub fn set_vtime(&self, ns: u64) {
+    pub(crate) fn set_vtime(&self, ns: u64) {
         self.vtime_ns.store(ns, Relaxed);
     }
 
-    pub fn vtime(&self) -> u64 {
+    pub(crate) fn vtime(&self) -> u64 {
         self.vtime_ns.load(Relaxed)
     }
 
     /// Asks the run to stop: its root future returns at its next poll, which this wakes.
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         self.stop.store(true, Relaxed);
         if let Some(w) = self
             .root_waker
@@ -71,11 +75,11 @@ impl Monitor {
         }
     }
 
-    pub fn stop_requested(&self) -> bool {
+    pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Relaxed)
     }
 
-    pub fn set_root_waker(&self, w: &Waker) {
+    pub(crate) fn set_root_waker(&self, w: &Waker) {
         let mut slot = self.root_waker.lock().unwrap_or_else(|e| e.into_inner());
         if !slot.as_ref().is_some_and(|old| old.will_wake(w)) {
             *slot = Some(w.clone());
@@ -83,7 +87,7 @@ impl Monitor {
     }
 
     /// The task being polled now, if any: its node and spawn location.
-    pub fn current_task(&self) -> Option<(NodeId, &'static Location<'static>)> {
+    pub(crate) fn current_task(&self) -> Option<(NodeId, &'static Location<'static>)> {
         if !self.in_poll.load(Relaxed) {
             return None;
         }
@@ -93,7 +97,7 @@ impl Monitor {
     /// The task polled last (it may have returned since). While polls go on without virtual time
     /// passing, that is one of the tasks that keep running: a sample that only took the task
     /// being polled would mostly miss a task whose polls are short.
-    pub fn last_task(&self) -> Option<(NodeId, &'static Location<'static>)> {
+    pub(crate) fn last_task(&self) -> Option<(NodeId, &'static Location<'static>)> {
         let p = self.loc.load(Relaxed);
         // SAFETY: `loc` only ever holds null or a pointer made from a `&'static Location`.
         let loc = unsafe { p.as_ref() }?;
@@ -101,7 +105,7 @@ impl Monitor {
     }
 
     /// Records which thread runs the simulation (called on that thread).
-    pub fn register_thread(&self) {
+    pub(crate) fn register_thread(&self) {
         let file = std::fs::read_link("/proc/thread-self")
             .ok()
             .and_then(|p| std::fs::File::open(PathBuf::from("/proc").join(p).join("stat")).ok());
@@ -154,7 +158,7 @@ pub(crate) struct Watch {
 
 impl Watch {
     #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-    pub fn new(wall_limit: Duration, stall_limit: Duration) -> Self {
+    pub(super) fn new(wall_limit: Duration, stall_limit: Duration) -> Self {
         let now = std::time::Instant::now();
         Watch {
             started: now,
@@ -171,13 +175,13 @@ impl Watch {
 
     /// Wall time since the watch began.
     #[allow(clippy::disallowed_methods)]
-    pub fn elapsed(&self) -> Duration {
+    pub(super) fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
     /// Takes one sample; returns a verdict when the run must be stopped.
     #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-    pub fn sample(&mut self, m: &Monitor) -> Option<Verdict> {
+    pub(super) fn sample(&mut self, m: &Monitor) -> Option<Verdict> {
         let now = std::time::Instant::now();
         let polls = m.polls.load(Relaxed);
         let vtime = m.vtime();
