@@ -14,8 +14,8 @@ use labrpc::{Network, Server};
 use raft::Persister;
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::linearizability::{self as lin, Annotation, History, OpKind};
 use crate::raft_tester::{REPLAY_FLAGS, make_ends};
+use lincheck::{self as lin, Annotation, History, OpKind};
 
 /// The election timeout the tests reason with.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);

@@ -4,7 +4,7 @@
 //! checker's speed. Every operation takes effect at a random instant between its call
 //! and its return, so the result is linearizable by construction.
 
-use super::history::{History, Op, OpKind};
+use crate::history::{History, Op, OpKind};
 
 /// Shape of a generated history.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,8 +9,8 @@
 //! (idle gaps shrink, every bar is wide enough to read) and its ticks show real times.
 //! No network access is needed to view the file.
 
-use super::check::{CheckResult, KeyResult, Verdict};
-use super::history::{Annotation, History, Op, OpKind};
+use crate::check::{CheckResult, KeyResult, Verdict};
+use crate::history::{Annotation, History, Op, OpKind};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
