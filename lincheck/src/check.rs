@@ -403,6 +403,21 @@ mod tests {
     }
 
     #[test]
+    fn generic_budget_exhaustion_is_undecided() {
+        let (h, _) = stale(7, 50, 2, "k1");
+        let opts = CheckOptions {
+            max_steps: 2000,
+            ..CheckOptions::default()
+        };
+        let ops = kv_operations(&h);
+        let a = check_model(&KvModel, &ops, &opts);
+        assert_eq!(a, check_model(&KvModel, &ops, &opts));
+        assert_eq!(a.verdict, Verdict::Undecided);
+        assert!(a.keys.iter().all(|k| k.steps <= 2001));
+        assert!(a.keys.iter().all(|k| k.failing_op.is_none()));
+    }
+
+    #[test]
     fn generated_history_is_linearizable() {
         for seed in 1..4 {
             let h = random_history(&GenOptions {

@@ -17,6 +17,13 @@
 //! assert_eq!(r.verdict, Verdict::NotLinearizable); // the read missed a completed put
 //! ```
 //!
+//! Other data types are checked against a [`Model`] (init, step, partition by key, describe):
+//! [`check_model()`] runs a search for any model, with the labs' [`KvModel`], a read/write
+//! [`RegisterModel`] and a [`CasRegisterModel`] provided; [`parse_edn_register()`] reads their
+//! Jepsen histories. An operation whose outcome is unknown (a timed-out call, Jepsen's `:info`)
+//! may take effect at any time after its call, or never. Work is counted in steps: a check that
+//! runs out of its budget is [`Verdict::Undecided`], which callers treat as a failure.
+//!
 //! The crate stands alone (it needs only serde and serde_json; no student code), so it is
 //! optimized even in debug builds and not rebuilt after a student's edit: the KV tests use it,
 //! and `cargo run --release -p grading -- check-history FILE` runs it on a saved history.

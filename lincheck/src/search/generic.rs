@@ -74,118 +74,178 @@ pub(crate) fn search<M: Model>(
     ops: &[&Operation<M::Input, M::Output>],
     opts: &CheckOptions,
 ) -> Found {
-    let n = ops.len();
-    let head = n as u32;
-    let mut by_call: Vec<u32> = (0..n as u32).collect();
-    by_call.sort_by_key(|&i| (ops[i as usize].call, i));
-    let mut by_ret: Vec<u32> = (0..n as u32)
-        .filter(|&i| ops[i as usize].ret.is_some())
-        .collect();
-    by_ret.sort_by_key(|&i| (ops[i as usize].ret, i));
-    let mut calls = Links::new(n, &by_call);
-    let mut rets = Links::new(n, &by_ret);
-    let mut seed = 0x6A09_E667_F3BC_C908u64;
-    let zob: Vec<[u64; 2]> = (0..n)
-        .map(|_| {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let a = mix64(seed);
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            [a, mix64(seed)]
-        })
-        .collect();
-    let known = |i: u32| ops[i as usize].ret.is_some();
-    let output = |i: u32| ops[i as usize].output.as_ref().filter(|_| known(i));
-    let mut memo = Memo::new(opts.max_memo.max(1));
-    let mut state = model.init();
-    let mut set_key = [0u64; 2];
-    let mut stack: Vec<Frame<M::State>> = Vec::new();
-    let (mut best, mut common) = (Vec::<u32>::new(), 0usize);
-    let mut steps = 0u64;
-    // `cursor`: the next candidate at the current node, in call order.
-    let mut cursor = calls.next[head as usize];
-    let verdict = loop {
-        if rets.next[head as usize] == head {
-            best = stack.iter().map(|f| f.op).collect();
-            break Verdict::Linearizable;
-        }
-        let first_ret = rets.next[head as usize];
-        let limit = ops[first_ret as usize].ret.unwrap_or(u64::MAX);
-        let candidate = cursor != head && ops[cursor as usize].call <= limit;
-        if candidate {
-            let i = cursor;
-            cursor = calls.next[i as usize];
-            steps += 1;
-            if steps > opts.max_steps {
-                break Verdict::Undecided;
-            }
-            let op = ops[i as usize];
-            let Some(next) = model.step(&state, &op.input, output(i)) else {
-                continue;
-            };
-            let key = [
-                set_key[0] ^ zob[i as usize][0],
-                set_key[1] ^ zob[i as usize][1],
-            ];
-            let h = state_hash(&next);
-            if !memo.visit([key[0] ^ h[0], key[1] ^ h[1]]) {
-                continue;
-            }
-            calls.unlink(i);
-            if known(i) {
-                rets.unlink(i);
-            }
-            set_key = key;
-            stack.push(Frame {
-                op: i,
-                old_state: std::mem::replace(&mut state, next),
-            });
-            let depth = stack.len();
-            if depth > best.len() {
-                best.truncate(common);
-                best.extend(stack[common..].iter().map(|f| f.op));
-                common = depth;
-            } else if common == depth - 1 && best[depth - 1] == i {
-                common = depth;
-            }
-            cursor = calls.next[head as usize];
-            continue;
-        }
-        // No candidate left here: undo the last op and try the one after it.
-        let Some(f) = stack.pop() else {
-            break Verdict::NotLinearizable;
-        };
-        common = common.min(stack.len());
-        let i = f.op;
-        state = f.old_state;
-        set_key = [
-            set_key[0] ^ zob[i as usize][0],
-            set_key[1] ^ zob[i as usize][1],
-        ];
-        if known(i) {
-            rets.relink(i);
-        }
-        calls.relink(i);
-        cursor = calls.next[i as usize];
-    };
+    let mut s = Search::new(model, ops, opts);
+    let verdict = s.run();
     let failing_op = (verdict == Verdict::NotLinearizable)
-        .then(|| {
-            let mut placed = vec![false; n];
-            for &l in &best {
-                placed[l as usize] = true;
-            }
-            by_call
-                .iter()
-                .copied()
-                .find(|&l| !placed[l as usize] && known(l))
-        })
-        .flatten()
-        .map(|l| l as usize);
+        .then(|| s.first_left_out())
+        .flatten();
     Found {
         verdict,
-        linearization: best.iter().map(|&l| l as usize).collect(),
+        linearization: s.best.iter().map(|&l| l as usize).collect(),
         failing_op,
-        steps,
-        memo_entries: memo.len,
+        steps: s.steps,
+        memo_entries: s.memo.len,
+    }
+}
+
+/// The state of a search: the lists of pending ops, the linearized ones, the model state.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [&'a Operation<M::Input, M::Output>],
+    /// Pending ops by call, and pending ops of known outcome by return; both headed by entry
+    /// `ops.len()`.
+    calls: Links,
+    rets: Links,
+    head: u32,
+    /// Zobrist key of each op, XORed into the fingerprint of every set containing it.
+    zob: Vec<[u64; 2]>,
+    memo: Memo,
+    state: M::State,
+    /// XOR of the Zobrist keys of linearized ops.
+    set_key: [u64; 2],
+    stack: Vec<Frame<M::State>>,
+    /// Deepest stack seen, and the length of its common prefix with the stack.
+    best: Vec<u32>,
+    common: usize,
+    steps: u64,
+    max_steps: u64,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(
+        model: &'a M,
+        ops: &'a [&'a Operation<M::Input, M::Output>],
+        opts: &CheckOptions,
+    ) -> Self {
+        let n = ops.len();
+        let mut by_call: Vec<u32> = (0..n as u32).collect();
+        by_call.sort_by_key(|&i| (ops[i as usize].call, i));
+        let mut by_ret: Vec<u32> = (0..n as u32)
+            .filter(|&i| ops[i as usize].ret.is_some())
+            .collect();
+        by_ret.sort_by_key(|&i| (ops[i as usize].ret, i));
+        let mut seed = 0x6A09_E667_F3BC_C908u64;
+        let mut rand = || {
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            mix64(seed)
+        };
+        let zob = (0..n).map(|_| [rand(), rand()]).collect();
+        Search {
+            model,
+            ops,
+            calls: Links::new(n, &by_call),
+            rets: Links::new(n, &by_ret),
+            head: n as u32,
+            zob,
+            memo: Memo::new(opts.max_memo.max(1)),
+            state: model.init(),
+            set_key: [0; 2],
+            stack: Vec::new(),
+            best: Vec::new(),
+            common: 0,
+            steps: 0,
+            max_steps: opts.max_steps,
+        }
+    }
+
+    fn known(&self, i: u32) -> bool {
+        self.ops[i as usize].ret.is_some()
+    }
+
+    /// Runs the depth-first search to a verdict.
+    fn run(&mut self) -> Verdict {
+        // `cursor`: the next candidate at the current node, in call order.
+        let mut cursor = self.calls.next[self.head as usize];
+        loop {
+            let first_ret = self.rets.next[self.head as usize];
+            if first_ret == self.head {
+                self.best = self.stack.iter().map(|f| f.op).collect();
+                return Verdict::Linearizable;
+            }
+            // Only ops called before the first pending return may come next.
+            let limit = self.ops[first_ret as usize].ret.unwrap_or(u64::MAX);
+            if cursor != self.head && self.ops[cursor as usize].call <= limit {
+                let i = cursor;
+                cursor = self.calls.next[i as usize];
+                self.steps += 1;
+                if self.steps > self.max_steps {
+                    return Verdict::Undecided;
+                }
+                if self.push(i) {
+                    cursor = self.calls.next[self.head as usize];
+                }
+                continue;
+            }
+            // No candidate left here: undo the last op and try the one after it.
+            match self.pop() {
+                Some(i) => cursor = self.calls.next[i as usize],
+                None => return Verdict::NotLinearizable,
+            }
+        }
+    }
+
+    /// Linearizes op `i` next if the model allows it and that state is new; says if it did.
+    fn push(&mut self, i: u32) -> bool {
+        let op = self.ops[i as usize];
+        let output = op.output.as_ref().filter(|_| self.known(i));
+        let Some(next) = self.model.step(&self.state, &op.input, output) else {
+            return false;
+        };
+        let z = self.zob[i as usize];
+        let key = [self.set_key[0] ^ z[0], self.set_key[1] ^ z[1]];
+        let h = state_hash(&next);
+        if !self.memo.visit([key[0] ^ h[0], key[1] ^ h[1]]) {
+            return false;
+        }
+        self.calls.unlink(i);
+        if self.known(i) {
+            self.rets.unlink(i);
+        }
+        self.set_key = key;
+        let old_state = std::mem::replace(&mut self.state, next);
+        self.stack.push(Frame { op: i, old_state });
+        let depth = self.stack.len();
+        if depth > self.best.len() {
+            self.best.truncate(self.common);
+            self.best
+                .extend(self.stack[self.common..].iter().map(|f| f.op));
+            self.common = depth;
+        } else if self.common == depth - 1 && self.best[depth - 1] == i {
+            self.common = depth;
+        }
+        true
+    }
+
+    /// Undoes the last push; returns its op.
+    fn pop(&mut self) -> Option<u32> {
+        let f = self.stack.pop()?;
+        self.common = self.common.min(self.stack.len());
+        let i = f.op;
+        self.state = f.old_state;
+        let z = self.zob[i as usize];
+        self.set_key = [self.set_key[0] ^ z[0], self.set_key[1] ^ z[1]];
+        if self.known(i) {
+            self.rets.relink(i);
+        }
+        self.calls.relink(i);
+        Some(i)
+    }
+
+    /// The earliest-called op of known outcome that the deepest prefix left out (when the
+    /// search failed, every op is back in the call list, in call order).
+    fn first_left_out(&self) -> Option<usize> {
+        let mut placed = vec![false; self.ops.len()];
+        for &l in &self.best {
+            placed[l as usize] = true;
+        }
+        let mut e = self.calls.next[self.head as usize];
+        while e != self.head {
+            if !placed[e as usize] && self.known(e) {
+                return Some(e as usize);
+            }
+            e = self.calls.next[e as usize];
+        }
+        None
     }
 }
 

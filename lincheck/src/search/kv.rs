@@ -185,28 +185,7 @@ struct Search<'a> {
 
 impl<'a> Search<'a> {
     fn new(h: &'a History, chosen: &[usize], opts: &CheckOptions) -> Search<'a> {
-        let mut seed = 0x6A09_E667_F3BC_C908u64;
-        let mut rand = || {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            mix64(seed)
-        };
-        let mut ops: Vec<SOp> = chosen
-            .iter()
-            .map(|&g| {
-                let op = &h.ops[g];
-                SOp {
-                    global: g,
-                    kind: op.kind,
-                    arg: op.value.as_bytes(),
-                    output: op.output.as_deref().unwrap_or("").as_bytes(),
-                    call: op.call,
-                    // A reply before the call is malformed; treat it as instantaneous.
-                    ret: op.ret.map(|r| r.max(op.call)),
-                    zob: [rand(), rand()],
-                    node: UNREADABLE,
-                }
-            })
-            .collect();
+        let mut ops = search_ops(h, chosen);
         let n = ops.len();
         let of_kind = |k: OpKind| -> Vec<u32> {
             (0..n as u32)
@@ -218,91 +197,13 @@ impl<'a> Search<'a> {
             of_kind(OpKind::Put),
             of_kind(OpKind::Append),
         );
-
-        let items: Vec<(&[u8], u32)> = gets.iter().map(|&g| (ops[g as usize].output, g)).collect();
-        let (outputs, nodes) = Trie::build(&items);
-        for (k, &g) in gets.iter().enumerate() {
-            ops[g as usize].node = nodes[k];
-        }
-        for &p in &puts {
-            ops[p as usize].node = outputs.walk(0, ops[p as usize].arg).unwrap_or(UNREADABLE);
-        }
-        let items: Vec<(&[u8], u32)> = apps
-            .iter()
-            .filter(|&&a| !ops[a as usize].arg.is_empty())
-            .map(|&a| (ops[a as usize].arg, a))
-            .collect();
-        let (appends, _) = Trie::build(&items);
-        // An Append is seen by some Get iff its value ends at some node of `outputs`:
-        // walk up from every node through the trie of reversed Append values.
-        let reversed: Vec<Vec<u8>> = items
-            .iter()
-            .map(|(v, _)| v.iter().rev().copied().collect())
-            .collect();
-        let rev_items: Vec<(&[u8], u32)> = reversed
-            .iter()
-            .zip(&items)
-            .map(|(r, &(_, a))| (r.as_slice(), a))
-            .collect();
-        let (rev, _) = Trie::build(&rev_items);
-        let mut seen = vec![false; n];
-        for x in 1..outputs.byte.len() as u32 {
-            let (mut y, mut r) = (x, 0u32);
-            while y != 0 {
-                match rev.child(r, outputs.byte[y as usize]) {
-                    Some(c) => r = c,
-                    None => break,
-                }
-                for &a in rev.tags(r) {
-                    seen[a as usize] = true;
-                }
-                y = outputs.parent[y as usize];
-            }
-        }
-        let unseen: Vec<bool> = (0..n)
-            .map(|i| ops[i].kind == OpKind::Append && !ops[i].arg.is_empty() && !seen[i])
-            .collect();
+        let (outputs, appends, unseen) = value_tries(&mut ops, &gets, &puts, &apps);
         let mut readers = Fenwick::new(outputs.byte.len());
         for &g in &gets {
             readers.add(ops[g as usize].node, 1);
         }
-        // The Gets whose output a Put's value starts are those in its node's subtree.
-        let mut resets = vec![Vec::new(); n];
-        let mut by_node: Vec<(u32, u32)> =
-            gets.iter().map(|&g| (ops[g as usize].node, g)).collect();
-        by_node.sort_unstable();
-        for &p in &puts {
-            let put = &ops[p as usize];
-            if put.node == UNREADABLE {
-                continue;
-            }
-            let end = put.node + outputs.size[put.node as usize];
-            let lo = by_node.partition_point(|&(x, _)| x < put.node);
-            let hi = by_node.partition_point(|&(x, _)| x < end);
-            for &(_, g) in &by_node[lo..hi] {
-                if ops[g as usize].ret.is_none_or(|r| put.call <= r) {
-                    resets[g as usize].push(p);
-                }
-            }
-        }
-
-        // Known events sorted by (time, calls before returns, op); `ops` is by call.
-        let mut known: Vec<(u64, bool, u32)> = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            if let Some(r) = op.ret {
-                known.push((op.call, false, i as u32));
-                known.push((r, true, i as u32));
-            }
-        }
-        known.sort();
-        let unknown: Vec<(u64, bool, u32)> = (0..n as u32)
-            .filter(|&i| ops[i as usize].ret.is_none())
-            .map(|i| (ops[i as usize].call, false, i))
-            .collect();
-        let get_items: Vec<(u64, bool, u32)> = gets
-            .iter()
-            .map(|&g| (ops[g as usize].call, false, g))
-            .collect();
+        let resets = resets(&ops, &outputs, &gets, &puts);
+        let (known, unknown, get_items) = events(&ops, &gets);
 
         let total = known.len() + unknown.len() + get_items.len() + 6;
         let mut s = Search {
@@ -716,4 +617,137 @@ impl<'a> Search<'a> {
             }
         }
     }
+}
+
+/// The search's view of the ops `chosen` of `h`, each with its Zobrist key (values not yet
+/// placed in the tries: `node` is UNREADABLE).
+fn search_ops<'a>(h: &'a History, chosen: &[usize]) -> Vec<SOp<'a>> {
+    let mut seed = 0x6A09_E667_F3BC_C908u64;
+    let mut rand = || {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix64(seed)
+    };
+    chosen
+        .iter()
+        .map(|&g| {
+            let op = &h.ops[g];
+            SOp {
+                global: g,
+                kind: op.kind,
+                arg: op.value.as_bytes(),
+                output: op.output.as_deref().unwrap_or("").as_bytes(),
+                call: op.call,
+                // A reply before the call is malformed; treat it as instantaneous.
+                ret: op.ret.map(|r| r.max(op.call)),
+                zob: [rand(), rand()],
+                node: UNREADABLE,
+            }
+        })
+        .collect()
+}
+
+/// The trie of the Gets' outputs (setting the node of each Get and Put), the trie of the
+/// non-empty Append values, and which Appends no output can show.
+fn value_tries(
+    ops: &mut [SOp],
+    gets: &[u32],
+    puts: &[u32],
+    apps: &[u32],
+) -> (Trie, Trie, Vec<bool>) {
+    let n = ops.len();
+    let items: Vec<(&[u8], u32)> = gets.iter().map(|&g| (ops[g as usize].output, g)).collect();
+    let (outputs, nodes) = Trie::build(&items);
+    for (k, &g) in gets.iter().enumerate() {
+        ops[g as usize].node = nodes[k];
+    }
+    for &p in puts {
+        ops[p as usize].node = outputs.walk(0, ops[p as usize].arg).unwrap_or(UNREADABLE);
+    }
+    let items: Vec<(&[u8], u32)> = apps
+        .iter()
+        .filter(|&&a| !ops[a as usize].arg.is_empty())
+        .map(|&a| (ops[a as usize].arg, a))
+        .collect();
+    let (appends, _) = Trie::build(&items);
+    // An Append is seen by some Get iff its value ends at some node of `outputs`:
+    // walk up from every node through the trie of reversed Append values.
+    let reversed: Vec<Vec<u8>> = items
+        .iter()
+        .map(|(v, _)| v.iter().rev().copied().collect())
+        .collect();
+    let rev_items: Vec<(&[u8], u32)> = reversed
+        .iter()
+        .zip(&items)
+        .map(|(r, &(_, a))| (r.as_slice(), a))
+        .collect();
+    let (rev, _) = Trie::build(&rev_items);
+    let mut seen = vec![false; n];
+    for x in 1..outputs.byte.len() as u32 {
+        let (mut y, mut r) = (x, 0u32);
+        while y != 0 {
+            match rev.child(r, outputs.byte[y as usize]) {
+                Some(c) => r = c,
+                None => break,
+            }
+            for &a in rev.tags(r) {
+                seen[a as usize] = true;
+            }
+            y = outputs.parent[y as usize];
+        }
+    }
+    let unseen: Vec<bool> = (0..n)
+        .map(|i| ops[i].kind == OpKind::Append && !ops[i].arg.is_empty() && !seen[i])
+        .collect();
+    (outputs, appends, unseen)
+}
+
+/// Per Get: the Puts that could come before it and whose value starts its output.
+fn resets(ops: &[SOp], outputs: &Trie, gets: &[u32], puts: &[u32]) -> Vec<Vec<u32>> {
+    let n = ops.len();
+    // The Gets whose output a Put's value starts are those in its node's subtree.
+    let mut resets = vec![Vec::new(); n];
+    let mut by_node: Vec<(u32, u32)> = gets.iter().map(|&g| (ops[g as usize].node, g)).collect();
+    by_node.sort_unstable();
+    for &p in puts {
+        let put = &ops[p as usize];
+        if put.node == UNREADABLE {
+            continue;
+        }
+        let end = put.node + outputs.size[put.node as usize];
+        let lo = by_node.partition_point(|&(x, _)| x < put.node);
+        let hi = by_node.partition_point(|&(x, _)| x < end);
+        for &(_, g) in &by_node[lo..hi] {
+            if ops[g as usize].ret.is_none_or(|r| put.call <= r) {
+                resets[g as usize].push(p);
+            }
+        }
+    }
+    resets
+}
+
+/// A `(time, is_return, op)` item of an event list.
+type EventItem = (u64, bool, u32);
+
+/// The event lists' items: known calls and returns by (time, calls before returns, op), the
+/// unknown-outcome ops' calls, and the Gets' calls (`ops` is by call).
+fn events(ops: &[SOp], gets: &[u32]) -> (Vec<EventItem>, Vec<EventItem>, Vec<EventItem>) {
+    let n = ops.len();
+    // Known events sorted by (time, calls before returns, op); `ops` is by call.
+    let mut known: Vec<(u64, bool, u32)> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(r) = op.ret {
+            known.push((op.call, false, i as u32));
+            known.push((r, true, i as u32));
+        }
+    }
+    known.sort();
+    let unknown: Vec<(u64, bool, u32)> = (0..n as u32)
+        .filter(|&i| ops[i as usize].ret.is_none())
+        .map(|i| (ops[i as usize].call, false, i))
+        .collect();
+    let get_items: Vec<(u64, bool, u32)> = gets
+        .iter()
+        .map(|&g| (ops[g as usize].call, false, g))
+        .collect();
+    (known, unknown, get_items)
 }
