@@ -11,6 +11,7 @@
 
 use crate::check::{CheckResult, KeyResult, Verdict};
 use crate::history::{Annotation, History, Op, OpKind};
+use crate::model::{KvInput, KvModel, Model};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -187,18 +188,17 @@ fn explanation(h: &History, k: &KeyResult) -> String {
     format!("<p class=\"explain\">{text}</p>")
 }
 
-/// The key's value after applying `order` (indices into `h.ops`) from empty.
+/// The key's value after applying `order` (indices into `h.ops`) from empty, by the KV model.
 fn value_after(h: &History, order: &[usize]) -> String {
-    let mut v = String::new();
-    for &i in order {
+    order.iter().fold(KvModel.init(), |v, &i| {
         let op = &h.ops[i];
-        match op.kind {
-            OpKind::Get => {}
-            OpKind::Put => v = op.value.clone(),
-            OpKind::Append => v.push_str(&op.value),
-        }
-    }
-    v
+        let input = KvInput {
+            kind: op.kind,
+            value: op.value.clone(),
+        };
+        // With its output unknown, any op fits any value.
+        KvModel.step(&v, &input, None).unwrap_or(v)
+    })
 }
 
 /// Compressed time axis: every distinct event time gets an x position.
