@@ -198,51 +198,55 @@ impl Reader<'_> {
                 }
                 Ok(Value::Keyword(name))
             }
-            b'\\' => {
-                self.bump();
-                let t = self.token();
-                let c = match t.as_str() {
-                    "newline" => '\n',
-                    "space" => ' ',
-                    "tab" => '\t',
-                    "return" => '\r',
-                    _ if t.chars().count() == 1 => t.chars().next().unwrap_or(' '),
-                    _ if t.is_empty() && self.peek().is_some() => {
-                        // A delimiter character such as \( or \".
-                        let d = self.bump().unwrap_or(b' ');
-                        d as char
-                    }
-                    _ => return self.error(format!("bad character literal \\{t}")),
-                };
-                Ok(Value::Char(c))
-            }
-            _ => {
-                let t = self.token();
-                let bytes = t.as_bytes();
-                let numeric = bytes[0].is_ascii_digit()
-                    || (matches!(bytes[0], b'-' | b'+')
-                        && bytes.len() > 1
-                        && bytes[1].is_ascii_digit());
-                if numeric {
-                    let body = t.strip_prefix('+').unwrap_or(&t);
-                    let digits = body.strip_suffix('N').unwrap_or(body);
-                    let d = digits.strip_prefix('-').unwrap_or(digits);
-                    if !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()) {
-                        return Ok(Value::Int(digits.to_string()));
-                    }
-                    if body.parse::<f64>().is_ok() || body.ends_with('M') || body.contains('/') {
-                        return Ok(Value::Float(body.to_string()));
-                    }
-                    return self.error(format!("bad number {t:?}"));
-                }
-                Ok(match t.as_str() {
-                    "nil" => Value::Nil,
-                    "true" => Value::Bool(true),
-                    "false" => Value::Bool(false),
-                    _ => Value::Symbol(t),
-                })
-            }
+            b'\\' => self.char_literal(),
+            _ => self.scalar(),
         }
+    }
+
+    /// Reads a character literal such as `\a` or `\newline`.
+    fn char_literal(&mut self) -> Result<Value, ParseError> {
+        self.bump();
+        let t = self.token();
+        let c = match t.as_str() {
+            "newline" => '\n',
+            "space" => ' ',
+            "tab" => '\t',
+            "return" => '\r',
+            _ if t.chars().count() == 1 => t.chars().next().unwrap_or(' '),
+            _ if t.is_empty() && self.peek().is_some() => {
+                // A delimiter character such as \( or \".
+                let d = self.bump().unwrap_or(b' ');
+                d as char
+            }
+            _ => return self.error(format!("bad character literal \\{t}")),
+        };
+        Ok(Value::Char(c))
+    }
+
+    /// Reads a number, `nil`, `true`, `false` or a symbol.
+    fn scalar(&mut self) -> Result<Value, ParseError> {
+        let t = self.token();
+        let bytes = t.as_bytes();
+        let numeric = bytes[0].is_ascii_digit()
+            || (matches!(bytes[0], b'-' | b'+') && bytes.len() > 1 && bytes[1].is_ascii_digit());
+        if numeric {
+            let body = t.strip_prefix('+').unwrap_or(&t);
+            let digits = body.strip_suffix('N').unwrap_or(body);
+            let d = digits.strip_prefix('-').unwrap_or(digits);
+            if !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()) {
+                return Ok(Value::Int(digits.to_string()));
+            }
+            if body.parse::<f64>().is_ok() || body.ends_with('M') || body.contains('/') {
+                return Ok(Value::Float(body.to_string()));
+            }
+            return self.error(format!("bad number {t:?}"));
+        }
+        Ok(match t.as_str() {
+            "nil" => Value::Nil,
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Symbol(t),
+        })
     }
 
     /// Reads values until `close`.
