@@ -17,8 +17,8 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member};
-use crate::linearizability::{self as lin, Annotation, History, OpKind};
 use crate::raft_tester::REPLAY_FLAGS;
+use lincheck::{self as lin, Annotation, History, OpKind};
 
 /// The election timeout the tests reason with.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use raftlab::linearizability::{self as lin, Verdict};
+use lincheck::{self as lin, Verdict};
 
 use report::{Summary, TestReport};
 use rubric::Rubric;
@@ -43,11 +43,17 @@ struct Cli {
 enum Command {
     /// Grade a submission: every test of the chosen parts, many seeded runs each.
     Grade(GradeArgs),
-    /// Check a key/value history for linearizability (JSON from the tests, or Jepsen EDN).
+    /// Check a history for linearizability: key/value (JSON from the tests, or Jepsen EDN), or a
+    /// register's (Jepsen EDN).
     CheckHistory {
         /// The history file.
         file: PathBuf,
-        /// Also write a visualization of the history and the verdict to this HTML file.
+        /// What the history is of: the labs' key/value store, a read/write register, or a
+        /// compare-and-set register (read/write/cas).
+        #[arg(long, value_enum, default_value = "kv")]
+        model: HistoryModel,
+        /// Also write a visualization of the history and the verdict to this HTML file (key/value
+        /// histories only).
         #[arg(long)]
         html: Option<PathBuf>,
     },
@@ -178,7 +184,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::CheckHistory { file, html } => check_history(&file, html.as_deref()),
+        Command::CheckHistory { file, model, html } => check_history(&file, model, html.as_deref()),
         Command::SandboxExec { spec } => {
             ExitCode::from(u8::try_from(sandbox::jail_main(&spec)).unwrap_or(125))
         }
@@ -651,6 +657,17 @@ fn grade_mutant(
     graded.unwrap_or_else(|e| mutants::Outcome::failed(m, e))
 }
 
+/// The models `check-history` checks a history against.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum HistoryModel {
+    /// Get, Put and Append on string keys (the labs' store).
+    Kv,
+    /// Read and write.
+    Register,
+    /// Read, write and compare-and-set.
+    Cas,
+}
+
 /// Parses a history file: JSON when it starts like a JSON object with a key, EDN otherwise.
 fn parse(text: &str) -> Result<lin::History, lin::ParseError> {
     let t = text.trim_start();
@@ -662,7 +679,7 @@ fn parse(text: &str) -> Result<lin::History, lin::ParseError> {
     }
 }
 
-fn check_history(file: &Path, html: Option<&Path>) -> ExitCode {
+fn check_history(file: &Path, model: HistoryModel, html: Option<&Path>) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -670,7 +687,54 @@ fn check_history(file: &Path, html: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let history = match parse(&text) {
+    let kind = match model {
+        HistoryModel::Kv => return check_kv_history(file, &text, html),
+        HistoryModel::Register => lin::RegisterKind::ReadWrite,
+        HistoryModel::Cas => lin::RegisterKind::CompareAndSet,
+    };
+    if html.is_some() {
+        eprintln!("error: --html draws key/value histories only");
+        return ExitCode::from(2);
+    }
+    let history = match lin::parse_edn_register(&text, kind) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let opts = lin::CheckOptions::default();
+    let result = match kind {
+        lin::RegisterKind::ReadWrite => lin::check_model(&lin::RegisterModel, &history.ops, &opts),
+        lin::RegisterKind::CompareAndSet => {
+            lin::check_model(&lin::CasRegisterModel, &history.ops, &opts)
+        }
+    };
+    report(&result, history.ops.len())
+}
+
+/// Prints the verdict per key and overall; the exit status says it (0 linearizable, 1 not, 2
+/// undecided).
+fn report(result: &lin::CheckResult, ops: usize) -> ExitCode {
+    for k in &result.keys {
+        println!("key {:?}: {:?} ({} steps)", k.key, k.verdict, k.steps);
+    }
+    println!(
+        "{} operations, {} keys: {:?}",
+        ops,
+        result.keys.len(),
+        result.verdict
+    );
+    match result.verdict {
+        Verdict::Linearizable => ExitCode::SUCCESS,
+        Verdict::NotLinearizable => ExitCode::from(1),
+        Verdict::Undecided => ExitCode::from(2),
+    }
+}
+
+/// Checks a key/value history (the tests' JSON, or EDN) and draws it if asked.
+fn check_kv_history(file: &Path, text: &str, html: Option<&Path>) -> ExitCode {
+    let history = match parse(text) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {}: {e}", file.display());
@@ -678,15 +742,7 @@ fn check_history(file: &Path, html: Option<&Path>) -> ExitCode {
         }
     };
     let result = lin::check(&history, &lin::CheckOptions::default());
-    for k in &result.keys {
-        println!("key {:?}: {:?} ({} steps)", k.key, k.verdict, k.steps);
-    }
-    println!(
-        "{} operations, {} keys: {:?}",
-        history.ops.len(),
-        result.keys.len(),
-        result.verdict
-    );
+    let status = report(&result, history.ops.len());
     if let Some(out) = html {
         if let Err(e) = std::fs::write(out, lin::render_html(&history, &result)) {
             eprintln!("error: cannot write {}: {e}", out.display());
@@ -694,9 +750,5 @@ fn check_history(file: &Path, html: Option<&Path>) -> ExitCode {
         }
         println!("visualization: {}", out.display());
     }
-    match result.verdict {
-        Verdict::Linearizable => ExitCode::SUCCESS,
-        Verdict::NotLinearizable => ExitCode::from(1),
-        Verdict::Undecided => ExitCode::from(2),
-    }
+    status
 }

@@ -78,7 +78,14 @@ fn fingerprints(repo: &Path) -> Result<BTreeSet<String>, String> {
         }
     }
     let mut shared = BTreeSet::new();
-    for dir in ["raft/src", "kvraft/src", "labrpc/src", "src", "tests"] {
+    for dir in [
+        "raft/src",
+        "kvraft/src",
+        "labrpc/src",
+        "lincheck/src",
+        "src",
+        "tests",
+    ] {
         for file in files(&repo.join(dir))? {
             if !LEFT_OUT.iter().any(|l| file.starts_with(repo.join(l))) {
                 shared.extend(significant_lines(&read(&file)?));

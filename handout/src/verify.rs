@@ -61,7 +61,7 @@ pub fn verify(dir: &Path, target: &Path) -> Result<bool, String> {
     );
 
     let framework = output(&mut cargo(&[
-        "test", "-p", "labrpc", "-p", "raftlab", "--lib",
+        "test", "-p", "labrpc", "-p", "lincheck", "-p", "raftlab", "--lib",
     ]))?;
     ok &= check(
         framework.success,

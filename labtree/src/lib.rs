@@ -49,6 +49,7 @@ pub const COPIED: &[&str] = &[
     ".gitignore",
     ".cargo",
     "labrpc",
+    "lincheck",
     "raft",
     "kvraft",
     "src",
@@ -74,8 +75,8 @@ pub struct Edit {
 pub const EDITS: &[Edit] = &[
     Edit {
         file: "Cargo.toml",
-        from: r#"members = ["labrpc", "raft", "kvraft", "labtree", "grading", "handout"]"#,
-        to: r#"members = ["labrpc", "raft", "kvraft"]"#,
+        from: r#"members = ["labrpc", "lincheck", "raft", "kvraft", "labtree", "grading", "handout"]"#,
+        to: r#"members = ["labrpc", "lincheck", "raft", "kvraft"]"#,
     },
     Edit {
         file: "Cargo.toml",

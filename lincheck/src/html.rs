@@ -9,8 +9,9 @@
 //! (idle gaps shrink, every bar is wide enough to read) and its ticks show real times.
 //! No network access is needed to view the file.
 
-use super::check::{CheckResult, KeyResult, Verdict};
-use super::history::{Annotation, History, Op, OpKind};
+use crate::check::{CheckResult, KeyResult, Verdict};
+use crate::history::{Annotation, History, Op, OpKind};
+use crate::model::{KvInput, KvModel, Model};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -187,18 +188,17 @@ fn explanation(h: &History, k: &KeyResult) -> String {
     format!("<p class=\"explain\">{text}</p>")
 }
 
-/// The key's value after applying `order` (indices into `h.ops`) from empty.
+/// The key's value after applying `order` (indices into `h.ops`) from empty, by the KV model.
 fn value_after(h: &History, order: &[usize]) -> String {
-    let mut v = String::new();
-    for &i in order {
+    order.iter().fold(KvModel.init(), |v, &i| {
         let op = &h.ops[i];
-        match op.kind {
-            OpKind::Get => {}
-            OpKind::Put => v = op.value.clone(),
-            OpKind::Append => v.push_str(&op.value),
-        }
-    }
-    v
+        let input = KvInput {
+            kind: op.kind,
+            value: op.value.clone(),
+        };
+        // With its output unknown, any op fits any value.
+        KvModel.step(&v, &input, None).unwrap_or(v)
+    })
 }
 
 /// Compressed time axis: every distinct event time gets an x position.
@@ -250,19 +250,62 @@ impl Axis {
     }
 }
 
-/// Appends the chart (label column + scrolling timeline) of one key.
-fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], clients: &[u64]) {
-    if ops.is_empty() {
-        return;
+/// An annotation placed on a chart: its x, its label's level (row) and its shortened text.
+struct PlacedNote<'a> {
+    note: &'a Annotation,
+    x: f64,
+    level: usize,
+    text: String,
+}
+
+/// An operation's bar on a chart.
+struct Bar {
+    /// Index into `History::ops`.
+    op: usize,
+    x0: f64,
+    x1: f64,
+    /// Top of the bar.
+    y: f64,
+    /// Its number in the linearization (1-based), if it is in it.
+    num: Option<usize>,
+    /// A Get left out of the check (outcome or result unknown).
+    dropped: bool,
+}
+
+impl Bar {
+    fn width(&self) -> f64 {
+        (self.x1 - self.x0).max(4.0)
     }
-    let row_of: BTreeMap<u64, usize> = clients.iter().enumerate().map(|(r, &c)| (c, r)).collect();
+}
+
+/// Where everything of one key's chart goes, computed apart from the SVG it becomes.
+struct Layout<'a> {
+    axis: Axis,
+    /// Latest time shown (regions end there at the latest).
+    tmax: u64,
+    notes: Vec<PlacedNote<'a>>,
+    /// Height of the annotation labels' band, above the axis.
+    notes_h: f64,
+    /// Top of the first client row.
+    top: f64,
+    width: f64,
+    height: f64,
+    /// In `ops` order.
+    bars: Vec<Bar>,
+    /// Each linearized op's linearization point (x, y), in linearization order.
+    path: Vec<(f64, f64)>,
+}
+
+/// Lays out the chart of the ops `ops` of `h` (one key, by call) for result `k`, one row per
+/// client of `clients`.
+fn layout<'a>(h: &'a History, k: &KeyResult, ops: &[usize], clients: &[u64]) -> Layout<'a> {
     let tmin = ops.iter().map(|&i| h.ops[i].call).min().unwrap_or(0);
     let tmax = ops
         .iter()
         .map(|&i| h.ops[i].ret.unwrap_or(h.ops[i].call))
         .max()
         .unwrap_or(tmin);
-    let notes: Vec<&Annotation> = h
+    let shown: Vec<&Annotation> = h
         .annotations
         .iter()
         .filter(|a| a.time <= tmax && a.end.unwrap_or(a.time) >= tmin)
@@ -272,17 +315,40 @@ fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], cli
         times.push(h.ops[i].call);
         times.extend(h.ops[i].ret);
     }
-    for a in &notes {
+    for a in &shown {
         times.push(a.time.max(tmin));
         times.extend(a.end.map(|e| e.min(tmax)));
     }
     let op_refs: Vec<&Op> = ops.iter().map(|&i| &h.ops[i]).collect();
     let axis = Axis::new(times, &op_refs);
+    let (notes, levels) = place_notes(&axis, &shown, tmin);
+    let notes_h = levels as f64 * NOTE_H + if levels == 0 { 0.0 } else { 4.0 };
+    let top = notes_h + AXIS_H;
+    let bars = place_bars(h, k, ops, clients, &axis, top);
+    let path = linearization_path(k, ops, &bars);
+    Layout {
+        width: axis.end() + MIN_W + 2.0 * PAD,
+        axis,
+        tmax,
+        notes,
+        notes_h,
+        top,
+        height: top + clients.len() as f64 * ROW_H + 8.0,
+        bars,
+        path,
+    }
+}
 
-    // Annotation labels, stacked in levels so they do not overlap.
+/// Annotation labels, stacked in at most four levels so they do not overlap; returns them and
+/// the number of levels.
+fn place_notes<'a>(
+    axis: &Axis,
+    shown: &[&'a Annotation],
+    tmin: u64,
+) -> (Vec<PlacedNote<'a>>, usize) {
     let mut levels: Vec<f64> = Vec::new();
-    let mut placed_notes: Vec<(&Annotation, f64, usize, String)> = Vec::new();
-    for a in &notes {
+    let mut placed = Vec::new();
+    for &a in shown {
         let x = axis.x(a.time.max(tmin));
         let text = shorten(&a.text, 48);
         let w = text.chars().count() as f64 * CHAR_W + 10.0;
@@ -295,83 +361,27 @@ fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], cli
             None => levels.len() - 1,
         };
         levels[level] = x + w;
-        placed_notes.push((a, x, level, text));
+        placed.push(PlacedNote {
+            note: a,
+            x,
+            level,
+            text,
+        });
     }
-    let notes_h = levels.len() as f64 * NOTE_H + if levels.is_empty() { 0.0 } else { 4.0 };
-    let top = notes_h + AXIS_H;
-    let height = top + clients.len() as f64 * ROW_H + 8.0;
-    let width = axis.end() + MIN_W + 2.0 * PAD;
+    (placed, levels.len())
+}
 
-    // Label column.
-    let _ = write!(
-        out,
-        "<div class=\"scroll\"><div class=\"inner\"><svg class=\"labels\" width=\"{LABEL_W}\" \
-         height=\"{height}\">"
-    );
-    for (r, c) in clients.iter().enumerate() {
-        let y = top + r as f64 * ROW_H;
-        let _ = write!(
-            out,
-            "<rect x=\"0\" y=\"{y}\" width=\"{LABEL_W}\" height=\"{ROW_H}\" class=\"{}\"/>\
-             <text x=\"{}\" y=\"{}\" class=\"client\">client {c}</text>",
-            if r % 2 == 0 { "row0" } else { "row1" },
-            LABEL_W - 10.0,
-            y + ROW_H / 2.0 + 4.0
-        );
-    }
-    out.push_str("</svg>");
-
-    // Timeline.
-    let _ = write!(
-        out,
-        "<svg class=\"chart\" width=\"{width:.0}\" height=\"{height}\" \
-         xmlns=\"http://www.w3.org/2000/svg\"><defs><linearGradient id=\"fade\" x1=\"0\" x2=\"1\">\
-         <stop offset=\"0\" stop-color=\"#fff\" stop-opacity=\"0\"/><stop offset=\"1\" \
-         stop-color=\"#fff\" stop-opacity=\"1\"/></linearGradient></defs>"
-    );
-    for r in 0..clients.len() {
-        let _ = write!(
-            out,
-            "<rect x=\"0\" y=\"{}\" width=\"{width:.0}\" height=\"{ROW_H}\" class=\"{}\"/>",
-            top + r as f64 * ROW_H,
-            if r % 2 == 0 { "row0" } else { "row1" }
-        );
-    }
-    // Shaded annotation regions go under the bars.
-    for (a, x, _, _) in &placed_notes {
-        if let Some(e) = a.end {
-            let x1 = axis.x(e.min(tmax));
-            let _ = write!(
-                out,
-                "<rect class=\"region\" x=\"{x:.1}\" y=\"{notes_h}\" width=\"{:.1}\" height=\"{:.1}\"/>",
-                (x1 - x).max(2.0),
-                height - notes_h
-            );
-        }
-    }
-    // Axis ticks.
-    let _ = write!(
-        out,
-        "<line class=\"axis\" x1=\"0\" x2=\"{width:.0}\" y1=\"{0}\" y2=\"{0}\"/>",
-        top - 1.0
-    );
-    let mut last_tick = f64::NEG_INFINITY;
-    for (t, &x) in axis.times.iter().zip(&axis.xs) {
-        if x - last_tick >= 110.0 {
-            last_tick = x;
-            let _ = write!(
-                out,
-                "<line class=\"tick\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{height}\"/>\
-                 <text class=\"ticklabel\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                top - 6.0,
-                x + 3.0,
-                top - 8.0,
-                time_label(*t, h.time_unit.as_deref())
-            );
-        }
-    }
-
-    // Where each op sits in the linearization, and the next call of each client.
+/// The bars of `ops`: from call to return; an op that never returned reaches its client's next
+/// call (or past the end).
+fn place_bars(
+    h: &History,
+    k: &KeyResult,
+    ops: &[usize],
+    clients: &[u64],
+    axis: &Axis,
+    top: f64,
+) -> Vec<Bar> {
+    let row_of: BTreeMap<u64, usize> = clients.iter().enumerate().map(|(r, &c)| (c, r)).collect();
     let order: BTreeMap<usize, usize> = k
         .linearization
         .iter()
@@ -386,103 +396,63 @@ fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], cli
         }
         last_of_client.insert(h.ops[i].client, i);
     }
-
-    // Bars (collected separately: the linearization path goes under them).
-    let mut bars = String::new();
-    let mut bar_span: BTreeMap<usize, (f64, f64, f64)> = BTreeMap::new();
-    for &i in ops {
-        let op = &h.ops[i];
-        let row = row_of[&op.client];
-        let y = top + row as f64 * ROW_H + (ROW_H - BAR_H) / 2.0;
-        let x0 = axis.x(op.call);
-        let x1 = match op.ret {
-            Some(r) => axis.x(r),
-            None => match next_call.get(&i) {
-                Some(&n) => (axis.x(n) - 4.0).max(x0 + 24.0),
-                None => (x0 + 1.5 * MIN_W).max(axis.end() + MIN_W),
-            },
-        };
-        let w = (x1 - x0).max(4.0);
-        bar_span.insert(i, (x0, x1, y + BAR_H));
-        let dropped = op.kind == OpKind::Get && (op.ret.is_none() || op.output.is_none());
-        let num = order.get(&i).copied();
-        let class = if k.failing_op == Some(i) {
-            "op fail"
-        } else if dropped {
-            "op dropped"
-        } else if num.is_some() {
-            "op lin"
-        } else {
-            "op rest"
-        };
-        let unknown = op.ret.is_none();
-        let title = format!(
-            "{}\nclient {} · op #{i}\ncall {}{}{}",
-            op.describe(),
-            op.client,
-            op.call,
-            match op.ret {
-                Some(r) => format!(" · return {r}"),
-                None => " · never returned (outcome unknown)".to_string(),
-            },
-            match num {
-                Some(n) => format!("\nlinearized #{n}"),
-                None if dropped => "\nignored: result unknown".to_string(),
-                None => String::new(),
+    ops.iter()
+        .map(|&i| {
+            let op = &h.ops[i];
+            let row = row_of[&op.client];
+            let x0 = axis.x(op.call);
+            let x1 = match op.ret {
+                Some(r) => axis.x(r),
+                None => match next_call.get(&i) {
+                    Some(&n) => (axis.x(n) - 4.0).max(x0 + 24.0),
+                    None => (x0 + 1.5 * MIN_W).max(axis.end() + MIN_W),
+                },
+            };
+            Bar {
+                op: i,
+                x0,
+                x1,
+                y: top + row as f64 * ROW_H + (ROW_H - BAR_H) / 2.0,
+                num: order.get(&i).copied(),
+                dropped: op.kind == OpKind::Get && (op.ret.is_none() || op.output.is_none()),
             }
-        );
-        let _ = write!(
-            bars,
-            "<g class=\"{class}{}\"><title>{}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" \
-             width=\"{w:.1}\" height=\"{BAR_H}\" rx=\"4\"/>",
-            if unknown { " unknown" } else { "" },
-            esc(&title)
-        );
-        if unknown {
-            let _ = write!(
-                bars,
-                "<rect class=\"fade\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{BAR_H}\" fill=\"url(#fade)\"/>",
-                x0 + w * 0.55,
-                w * 0.45 + 1.0
-            );
-        }
-        // Label: order number, then the operation.
-        let mut tx = x0 + 5.0;
-        let mut room = w - 8.0;
-        if let Some(n) = num {
-            let s = n.to_string();
-            let _ = write!(
-                bars,
-                "<text class=\"num\" x=\"{tx:.1}\" y=\"{:.1}\">{s}</text>",
-                y + BAR_H / 2.0 + 4.0
-            );
-            let used = s.len() as f64 * CHAR_W + 5.0;
-            tx += used;
-            room -= used;
-        }
-        let label = op_label(op, (room / CHAR_W).floor().max(0.0) as usize);
-        if !label.is_empty() {
-            let _ = write!(
-                bars,
-                "<text class=\"lbl\" x=\"{tx:.1}\" y=\"{:.1}\">{}</text>",
-                y + BAR_H / 2.0 + 4.0,
-                esc(&label)
-            );
-        }
-        bars.push_str("</g>");
-    }
+        })
+        .collect()
+}
 
-    // Linearization path: each op's point is the earliest moment at or after its call
-    // and the previous op's point.
+/// The linearization path: each op's point is the earliest moment at or after its call and
+/// the previous op's point, on the bottom edge of its bar.
+fn linearization_path(k: &KeyResult, ops: &[usize], bars: &[Bar]) -> Vec<(f64, f64)> {
+    let bar_of: BTreeMap<usize, &Bar> = ops.iter().copied().zip(bars).collect();
+    let mut path = Vec::new();
+    let mut p = f64::NEG_INFINITY;
+    for &i in &k.linearization {
+        let Some(b) = bar_of.get(&i) else {
+            continue;
+        };
+        p = p.max(b.x0 + 3.0).min(b.x1.max(b.x0 + 3.0));
+        path.push((p, b.y + BAR_H));
+    }
+    path
+}
+
+/// Appends the chart (label column + scrolling timeline) of one key.
+fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], clients: &[u64]) {
+    if ops.is_empty() {
+        return;
+    }
+    let l = layout(h, k, ops, clients);
+    emit_labels(out, &l, clients);
+    emit_background(out, &l, clients.len(), h.time_unit.as_deref());
+    let mut bars = String::new();
+    for b in &l.bars {
+        emit_bar(&mut bars, h, k, b);
+    }
+    // The linearization path goes under the bars, its dots over them.
     if !k.linearization.is_empty() {
         let mut pts = String::new();
         let mut dots = String::new();
-        let mut p = f64::NEG_INFINITY;
-        for &i in &k.linearization {
-            let Some(&(x0, x1, cy)) = bar_span.get(&i) else {
-                continue;
-            };
-            p = p.max(x0 + 3.0).min(x1.max(x0 + 3.0));
+        for (p, cy) in &l.path {
             let _ = write!(pts, "{p:.1},{cy:.1} ");
             let _ = write!(dots, "<circle cx=\"{p:.1}\" cy=\"{cy:.1}\" r=\"2.4\"/>");
         }
@@ -494,15 +464,167 @@ fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], cli
     } else {
         out.push_str(&bars);
     }
+    emit_notes(out, &l);
+    out.push_str("</svg></div></div>");
+}
 
-    // Annotation lines and labels on top.
-    for (a, x, level, text) in &placed_notes {
-        let y = *level as f64 * NOTE_H + 2.0;
+/// The label column: one row per client.
+fn emit_labels(out: &mut String, l: &Layout, clients: &[u64]) {
+    let _ = write!(
+        out,
+        "<div class=\"scroll\"><div class=\"inner\"><svg class=\"labels\" width=\"{LABEL_W}\" \
+         height=\"{}\">",
+        l.height
+    );
+    for (r, c) in clients.iter().enumerate() {
+        let y = l.top + r as f64 * ROW_H;
+        let _ = write!(
+            out,
+            "<rect x=\"0\" y=\"{y}\" width=\"{LABEL_W}\" height=\"{ROW_H}\" class=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\" class=\"client\">client {c}</text>",
+            if r % 2 == 0 { "row0" } else { "row1" },
+            LABEL_W - 10.0,
+            y + ROW_H / 2.0 + 4.0
+        );
+    }
+    out.push_str("</svg>");
+}
+
+/// The timeline's opening, its rows, the shaded annotation regions and the time axis.
+fn emit_background(out: &mut String, l: &Layout, rows: usize, unit: Option<&str>) {
+    let (width, height, top) = (l.width, l.height, l.top);
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" width=\"{width:.0}\" height=\"{height}\" \
+         xmlns=\"http://www.w3.org/2000/svg\"><defs><linearGradient id=\"fade\" x1=\"0\" x2=\"1\">\
+         <stop offset=\"0\" stop-color=\"#fff\" stop-opacity=\"0\"/><stop offset=\"1\" \
+         stop-color=\"#fff\" stop-opacity=\"1\"/></linearGradient></defs>"
+    );
+    for r in 0..rows {
+        let _ = write!(
+            out,
+            "<rect x=\"0\" y=\"{}\" width=\"{width:.0}\" height=\"{ROW_H}\" class=\"{}\"/>",
+            top + r as f64 * ROW_H,
+            if r % 2 == 0 { "row0" } else { "row1" }
+        );
+    }
+    // Shaded annotation regions go under the bars.
+    for n in &l.notes {
+        if let Some(e) = n.note.end {
+            let x = n.x;
+            let x1 = l.axis.x(e.min(l.tmax));
+            let _ = write!(
+                out,
+                "<rect class=\"region\" x=\"{x:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{:.1}\"/>",
+                l.notes_h,
+                (x1 - x).max(2.0),
+                height - l.notes_h
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "<line class=\"axis\" x1=\"0\" x2=\"{width:.0}\" y1=\"{0}\" y2=\"{0}\"/>",
+        top - 1.0
+    );
+    let mut last_tick = f64::NEG_INFINITY;
+    for (t, &x) in l.axis.times.iter().zip(&l.axis.xs) {
+        if x - last_tick >= 110.0 {
+            last_tick = x;
+            let _ = write!(
+                out,
+                "<line class=\"tick\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{height}\"/>\
+                 <text class=\"ticklabel\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                top - 6.0,
+                x + 3.0,
+                top - 8.0,
+                time_label(*t, unit)
+            );
+        }
+    }
+}
+
+/// One operation's bar: its class (failing, ignored, linearized, the rest), tooltip, number and
+/// label; an unknown outcome fades out.
+fn emit_bar(out: &mut String, h: &History, k: &KeyResult, b: &Bar) {
+    let (i, op) = (b.op, &h.ops[b.op]);
+    let (x0, y, w) = (b.x0, b.y, b.width());
+    let class = if k.failing_op == Some(i) {
+        "op fail"
+    } else if b.dropped {
+        "op dropped"
+    } else if b.num.is_some() {
+        "op lin"
+    } else {
+        "op rest"
+    };
+    let unknown = op.ret.is_none();
+    let title = format!(
+        "{}\nclient {} · op #{i}\ncall {}{}{}",
+        op.describe(),
+        op.client,
+        op.call,
+        match op.ret {
+            Some(r) => format!(" · return {r}"),
+            None => " · never returned (outcome unknown)".to_string(),
+        },
+        match b.num {
+            Some(n) => format!("\nlinearized #{n}"),
+            None if b.dropped => "\nignored: result unknown".to_string(),
+            None => String::new(),
+        }
+    );
+    let _ = write!(
+        out,
+        "<g class=\"{class}{}\"><title>{}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" \
+         width=\"{w:.1}\" height=\"{BAR_H}\" rx=\"4\"/>",
+        if unknown { " unknown" } else { "" },
+        esc(&title)
+    );
+    if unknown {
+        let _ = write!(
+            out,
+            "<rect class=\"fade\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{BAR_H}\" fill=\"url(#fade)\"/>",
+            x0 + w * 0.55,
+            w * 0.45 + 1.0
+        );
+    }
+    // Label: order number, then the operation.
+    let mut tx = x0 + 5.0;
+    let mut room = w - 8.0;
+    if let Some(n) = b.num {
+        let s = n.to_string();
+        let _ = write!(
+            out,
+            "<text class=\"num\" x=\"{tx:.1}\" y=\"{:.1}\">{s}</text>",
+            y + BAR_H / 2.0 + 4.0
+        );
+        let used = s.len() as f64 * CHAR_W + 5.0;
+        tx += used;
+        room -= used;
+    }
+    let label = op_label(op, (room / CHAR_W).floor().max(0.0) as usize);
+    if !label.is_empty() {
+        let _ = write!(
+            out,
+            "<text class=\"lbl\" x=\"{tx:.1}\" y=\"{:.1}\">{}</text>",
+            y + BAR_H / 2.0 + 4.0,
+            esc(&label)
+        );
+    }
+    out.push_str("</g>");
+}
+
+/// Annotation lines and labels, on top of everything.
+fn emit_notes(out: &mut String, l: &Layout) {
+    for n in &l.notes {
+        let (a, x, text) = (n.note, n.x, &n.text);
+        let y = n.level as f64 * NOTE_H + 2.0;
         let w = text.chars().count() as f64 * CHAR_W + 10.0;
         let _ = write!(
             out,
             "<g class=\"note\"><title>{}</title><line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{y:.1}\" \
-             y2=\"{height}\"/><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"3\"/>\
+             y2=\"{}\"/><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"3\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
             esc(&format!(
                 "{}\ntime {}{}",
@@ -510,13 +632,13 @@ fn render_chart(out: &mut String, h: &History, k: &KeyResult, ops: &[usize], cli
                 a.time,
                 a.end.map(|e| format!(" – {e}")).unwrap_or_default()
             )),
+            l.height,
             NOTE_H - 3.0,
             x + 5.0,
             y + NOTE_H - 7.0,
             esc(text)
         );
     }
-    out.push_str("</svg></div></div>");
 }
 
 /// Short label of an operation fitting in `room` characters.
@@ -712,9 +834,9 @@ document.querySelectorAll('details.key').forEach(d => {
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::{CheckOptions, check};
-    use super::super::history::parse_json;
     use super::*;
+    use crate::check::{CheckOptions, check};
+    use crate::history::parse_json;
 
     #[test]
     fn renders_every_key_violations_first() {
@@ -744,6 +866,67 @@ mod tests {
             !page.contains("src=") && !page.contains("<link") && !page.contains("@import"),
             "self-contained"
         );
+    }
+
+    #[test]
+    fn layout_places_bars_path_and_notes() {
+        let op = |client: u64, kind: OpKind, value: &str, call: u64, ret: Option<u64>| Op {
+            client,
+            kind,
+            key: "k".into(),
+            value: if kind == OpKind::Get {
+                String::new()
+            } else {
+                value.into()
+            },
+            output: (kind == OpKind::Get).then(|| value.to_string()),
+            call,
+            ret,
+        };
+        let h = History {
+            ops: vec![
+                op(1, OpKind::Put, "a", 0, Some(10)),
+                op(2, OpKind::Append, "b", 5, None),
+                op(1, OpKind::Get, "ab", 20, Some(30)),
+                op(2, OpKind::Get, "a", 40, Some(50)),
+            ],
+            annotations: vec![
+                Annotation {
+                    time: 3,
+                    end: Some(45),
+                    text: "partition".into(),
+                },
+                Annotation {
+                    time: 4,
+                    end: None,
+                    text: "crash 1".into(),
+                },
+            ],
+            time_unit: None,
+        };
+        let r = check(&h, &CheckOptions::default());
+        let k = &r.keys[0];
+        assert_eq!(k.verdict, Verdict::NotLinearizable);
+        let l = layout(&h, k, &[0, 1, 2, 3], &[1, 2]);
+        assert_eq!(l.bars.len(), 4);
+        // Rows by client; a completed op is at least MIN_W wide; the lost append reaches to
+        // its client's next call.
+        assert_eq!(l.bars[0].y, l.bars[2].y);
+        assert!(l.bars[1].y > l.bars[0].y);
+        assert!(l.bars[0].x1 - l.bars[0].x0 >= MIN_W);
+        assert!((l.bars[1].x1 - (l.axis.x(40) - 4.0)).abs() < 1e-9);
+        // The path goes forward, through each linearized bar.
+        assert_eq!(l.path.len(), k.linearization.len());
+        for (w, &i) in l.path.windows(2).zip(&k.linearization[1..]) {
+            assert!(w[0].0 <= w[1].0);
+            let b = &l.bars[i];
+            assert!(b.x0 <= w[1].0 && w[1].0 <= b.x1.max(b.x0 + 3.0));
+        }
+        // Overlapping note labels go on separate levels, above the axis.
+        assert_eq!(l.notes.len(), 2);
+        assert_ne!(l.notes[0].level, l.notes[1].level);
+        assert_eq!(l.top, l.notes_h + AXIS_H);
+        assert_eq!(l.height, l.top + 2.0 * ROW_H + 8.0);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // a benchmark measures wall time
-//! Times the checker on generated histories: `cargo run --release --example lincheck_bench`.
+//! Times the checker on generated histories: `cargo run --release -p lincheck --example lincheck_bench`.
 //!
 //! Each case is a history produced by simulating a correct store (50 clients × 100 ops
 //! unless stated), optionally with stale reads injected. Prints the time, the verdict
 //! per key and the process's peak memory.
 
-use raftlab::linearizability::*;
+use lincheck::*;
 use std::time::Instant;
 
 fn peak_rss_mib() -> f64 {

@@ -4,7 +4,8 @@
 //! checker's speed. Every operation takes effect at a random instant between its call
 //! and its return, so the result is linearizable by construction.
 
-use super::history::{History, Op, OpKind};
+use crate::history::{History, Op, OpKind};
+use crate::model::{KvInput, KvModel, Model};
 
 /// Shape of a generated history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,15 +113,19 @@ pub fn random_history(o: &GenOptions) -> History {
     let mut store: std::collections::BTreeMap<String, String> = Default::default();
     for (_, i) in effects {
         let op = &mut ops[i];
-        let cur = store.entry(op.key.clone()).or_default();
-        match op.kind {
-            OpKind::Get => {
-                if op.ret.is_some() {
-                    op.output = Some(cur.clone());
-                }
-            }
-            OpKind::Put => *cur = op.value.clone(),
-            OpKind::Append => cur.push_str(&op.value),
+        let cur = store
+            .entry(op.key.clone())
+            .or_insert_with(|| KvModel.init());
+        if op.kind == OpKind::Get && op.ret.is_some() {
+            op.output = Some(cur.clone());
+        }
+        let input = KvInput {
+            kind: op.kind,
+            value: op.value.clone(),
+        };
+        // With its output unknown, any op fits any value.
+        if let Some(next) = KvModel.step(cur, &input, None) {
+            *cur = next;
         }
     }
     ops.sort_by_key(|o| o.call);
