@@ -500,7 +500,8 @@ impl<M: Clone> Cluster<M> {
 
 #[cfg(test)]
 mod tests {
-    use labrpc::sim::{self, Node};
+    use labrpc::harness::{self, Options};
+    use labrpc::sim::Node;
     use labrpc::{Network, Server};
 
     use super::{Cluster, GroupName, Member};
@@ -509,7 +510,7 @@ mod tests {
     /// not clash, and a crash in one leaves the other alone.
     #[test]
     fn two_groups_share_a_network() {
-        let (seen, _) = sim::run(sim::Options::with_seed(1), || async {
+        let (seen, _) = harness::run(Options::with_seed(1), || async {
             let net = Network::new();
             let group = |g: &str| {
                 let name = GroupName {
