@@ -12,7 +12,7 @@ use super::trace::first_difference;
 
 /// The environment variable that tells the harness a grader runs it: `LAB_GRADER=stdin` means the
 /// grader's secret and seed wait on standard input. Not a secret itself.
-pub const GRADER_VAR: &str = "LAB_GRADER";
+pub const GRADER_VAR: &str = labspec::env::GRADER;
 
 /// What a grader handed the harness: a per-run secret that authenticates the completion report,
 /// and the seed the run must use. Read once from standard input, to its end, before any student
@@ -32,15 +32,13 @@ static REPORTED: AtomicBool = AtomicBool::new(false);
 fn grader() -> Option<&'static GraderChannel> {
     GRADER
         .get_or_init(|| {
-            if std::env::var(GRADER_VAR).ok()? != "stdin" {
+            if std::env::var(GRADER_VAR).ok()? != labspec::env::GRADER_STDIN {
                 return None;
             }
             let mut text = String::new();
             // A grader that sent nothing (or garbage) gets no report: it then fails the run.
             std::io::stdin().lock().read_to_string(&mut text).ok()?;
-            let mut words = text.split_whitespace();
-            let nonce = words.next()?.to_string();
-            let seed = words.next()?.parse().ok()?;
+            let labspec::GraderInput { nonce, seed } = text.parse().ok()?;
             Some(GraderChannel {
                 nonce,
                 seed,
@@ -80,21 +78,15 @@ pub fn test_seed() -> u64 {
     if let Some(g) = grader() {
         return g.seed;
     }
-    match std::env::var("LAB_SEED") {
+    let var = labspec::env::SEED;
+    match std::env::var(var) {
         Ok(s) => s
             .trim()
             .parse()
-            .unwrap_or_else(|_| panic!("LAB_SEED must be an unsigned 64-bit integer, got {s:?}")),
-        Err(_) => fresh_seed(),
+            .unwrap_or_else(|_| panic!("{var} must be an unsigned 64-bit integer, got {s:?}")),
+        // A seed nobody chose: the one place the framework draws on the OS's randomness.
+        Err(_) => labspec::seed::fresh_seed(),
     }
-}
-
-/// A seed nobody chose: the one place the framework draws on the OS's randomness.
-fn fresh_seed() -> u64 {
-    use std::hash::BuildHasher;
-    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
-    let s = std::collections::hash_map::RandomState::new();
-    s.hash_one(0x5eed_u64) % 1_000_000_000_000
 }
 
 /// The name of the running test (libtest names each test's thread after it).
@@ -104,6 +96,11 @@ pub fn test_name() -> String {
 
 /// The command that replays exactly this test with this seed.
 pub fn replay_command(seed: u64, cargo_flags: &str) -> String {
+    replay(seed, cargo_flags).to_string()
+}
+
+/// [`replay_command`] as the protocol's type.
+fn replay(seed: u64, cargo_flags: &str) -> labspec::Replay {
     let exe = std::env::current_exe().ok();
     let stem = exe
         .as_ref()
@@ -116,23 +113,22 @@ pub fn replay_command(seed: u64, cargo_flags: &str) -> String {
         _ => stem,
     };
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    let mut cmd = format!("LAB_SEED={seed} cargo test");
-    if !package.is_empty() {
-        cmd += &format!(" -p {package}");
-    }
-    if !cfg!(debug_assertions) {
-        cmd += " --release";
-    }
-    if !cargo_flags.is_empty() {
-        cmd += " ";
-        cmd += cargo_flags;
-    }
-    if target == package.replace('-', "_") {
-        cmd += " --lib";
+    let target = if target == package.replace('-', "_") {
+        labspec::ReplayTarget::Lib
     } else if !target.is_empty() {
-        cmd += &format!(" --test {target}");
+        labspec::ReplayTarget::Test(target.to_string())
+    } else {
+        labspec::ReplayTarget::Any
+    };
+    labspec::Replay {
+        check_determinism: false,
+        seed,
+        package: (!package.is_empty()).then_some(package),
+        release: !cfg!(debug_assertions),
+        cargo_flags: cargo_flags.to_string(),
+        target,
+        test: test_name(),
     }
-    cmd + &format!(" -- --exact {} --nocapture", test_name())
 }
 
 /// How a test runs: its seed, whether to check determinism, and what its replay command needs.
@@ -150,7 +146,8 @@ impl TestConfig {
     pub fn from_env(cargo_flags: &str) -> Self {
         TestConfig {
             seed: test_seed(),
-            check_determinism: std::env::var("LAB_CHECK_DETERMINISM").is_ok_and(|v| v == "1"),
+            check_determinism: std::env::var(labspec::env::CHECK_DETERMINISM)
+                .is_ok_and(|v| v == labspec::env::CHECK_DETERMINISM_ON),
             cargo_flags: cargo_flags.to_string(),
         }
     }
@@ -228,11 +225,14 @@ where
             panic!(
                 "{name} FAILED: not deterministic: the same seed gave traces {:016x} and {:016x}; \
                  {}\n  usual causes: iterating a HashMap/HashSet, std::time, an unseeded RNG, \
-                 threads (`cargo clippy` points at them)\n  replay: LAB_CHECK_DETERMINISM=1 {}",
+                 threads (`cargo clippy` points at them)\n  replay: {}",
                 report.trace,
                 again.trace,
                 diff.unwrap_or_default(),
-                replay_command(seed, &cargo_flags)
+                labspec::Replay {
+                    check_determinism: true,
+                    ..replay(seed, &cargo_flags)
+                }
             );
         }
     }
@@ -243,16 +243,17 @@ where
             super::fmt_time(report.virtual_time.as_nanos() as u64)
         )),
     };
-    println!(
-        "{name}: ok {extra}{}virtual={:.3}s wall={:.3}s events={} seed={} trace={:016x}{}",
-        if extra.is_empty() { "" } else { " " },
-        report.virtual_time.as_secs_f64(),
-        report.wall_time.as_secs_f64(),
-        report.events,
-        report.seed,
-        report.trace,
-        if check { " determinism=checked" } else { "" },
-    );
+    let summary = labspec::Summary {
+        test: name.clone(),
+        extra,
+        virtual_s: report.virtual_time.as_secs_f64(),
+        wall_s: report.wall_time.as_secs_f64(),
+        events: report.events,
+        seed: report.seed,
+        trace: report.trace,
+        determinism_checked: check,
+    };
+    println!("{summary}");
     if let Some(g) = grading {
         report_completion(g, &name, &report);
     }
@@ -271,14 +272,15 @@ fn report_completion(g: &GraderChannel, name: &str, report: &Report) {
     if REPORTED.swap(true, Ordering::SeqCst) {
         panic!("{name}: a second simulated test in one graded process: no report");
     }
-    let line = format!(
-        "\n{} pass {name} seed={} virtual={:.3} wall={:.3} trace={:016x}\n",
-        g.nonce,
-        report.seed,
-        report.virtual_time.as_secs_f64(),
-        report.wall_time.as_secs_f64(),
-        report.trace
-    );
+    let completion = labspec::Completion {
+        nonce: g.nonce.clone(),
+        test: name.to_string(),
+        seed: report.seed,
+        virtual_s: report.virtual_time.as_secs_f64(),
+        wall_s: report.wall_time.as_secs_f64(),
+        trace: report.trace,
+    };
+    let line = format!("\n{completion}\n");
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
         panic!("cannot write the completion report: {e}");
