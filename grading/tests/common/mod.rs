@@ -26,7 +26,7 @@ pub fn scratch(name: &str) -> PathBuf {
 /// A submission: the skeleton's student files, with `raft.rs` replaced when given.
 pub fn submission(name: &str, raft_rs: Option<String>) -> PathBuf {
     let dir = scratch(&format!("{name}-submission"));
-    for f in labtree::STUDENT_FILES {
+    for f in labspec::parts::student_files() {
         std::fs::create_dir_all(dir.join(f).parent().unwrap()).unwrap();
         std::fs::copy(repo().join(f), dir.join(f)).unwrap();
     }
