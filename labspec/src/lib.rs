@@ -1,6 +1,6 @@
 //! What the labs are and how the test harness and the grader talk, in one place: the lab parts
 //! with their test targets, lab texts and student files ([`parts`]), the `LAB_*` variables
-//! ([`env`]), the lines the harness prints and the grader reads ([`lines`]), and the seeds
+//! ([`mod@env`]), the lines the harness prints and the grader reads ([`lines`]), and the seeds
 //! ([`seed`]). The harness (labrpc, in the student copy), the grader, the handout generator and
 //! `labtree` all use it; it has no dependencies and holds nothing secret (a student copy has it).
 //!
@@ -23,12 +23,13 @@
 //! ```
 //!
 //! Everything else follows from the list: the grader's `--parts`, its builds, lint gate and
-//! submission intake, the handout's copy, its scan and its verification, and `labtree`'s tests,
-//! which check the list against the tree (every source file listed, every target and lab text
-//! present, every graded test named `<...>_<part>`). What the list cannot write for you is the
-//! code: the crates themselves (with the `reference` and `alternative` features of raft and
-//! kvraft, whose wiring `labtree::EDITS` takes out of a student copy), `tests/<target>.rs`,
-//! `handout/labs/<text>`, the workspace members, and the rubric's points for the new tests.
+//! submission intake, the mutants' lab parts, the handout's copy, scan and verification, and
+//! `labtree`'s tests, which check the list against the tree (every source file listed, every
+//! target and lab text present, every graded test named `<...>_<part>`). What no list can write
+//! is the lab itself: the crates (`reference/` and `alternative/` solutions behind features of
+//! those names, like raft's, plus the `labtree::EDITS` entries that take that wiring out of a
+//! student copy), the workspace members, `tests/<target>.rs`, `handout/labs/<text>`, and the
+//! rubric's points for the new tests.
 
 pub mod env;
 pub mod lines;

@@ -171,7 +171,7 @@ pub struct Replay {
     pub seed: u64,
     pub package: Option<String>,
     pub release: bool,
-    /// Further cargo flags (e.g. `--features reference`), put after the profile.
+    /// Further cargo flags (e.g. `--features <name>`), put after the profile.
     pub cargo_flags: String,
     pub target: ReplayTarget,
     pub test: String,
@@ -363,7 +363,7 @@ mod tests {
             seed: 7,
             package: Some("raftlab".into()),
             release: true,
-            cargo_flags: "--features reference".into(),
+            cargo_flags: "--features extra".into(),
             target: ReplayTarget::Lib,
             test: "tests::x".into(),
         };
@@ -371,7 +371,7 @@ mod tests {
         assert_eq!(
             text,
             "LAB_CHECK_DETERMINISM=1 LAB_SEED=7 cargo test -p raftlab --release --features \
-             reference --lib -- --exact tests::x --nocapture"
+             extra --lib -- --exact tests::x --nocapture"
         );
         assert_eq!(text.parse::<Replay>(), Ok(harness));
         let any = "LAB_SEED=1 cargo test -- --exact t --nocapture";
