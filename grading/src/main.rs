@@ -74,8 +74,8 @@ struct GradeArgs {
     /// independent one checks that the tests do not punish a design unlike the reference's).
     #[arg(long, value_enum, default_value = "reference")]
     solution: Solution,
-    /// Lab parts to grade, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "2a,2b,2c,2d,3a,3b")]
+    /// Lab parts to grade, comma-separated (default: every part).
+    #[arg(long, value_delimiter = ',', default_values_t = labspec::parts::part_names().map(String::from))]
     parts: Vec<String>,
     /// Runs per test, each with its own seed.
     #[arg(long, default_value_t = 10)]
@@ -211,22 +211,6 @@ fn solution_name(args: &GradeArgs) -> &'static str {
     args.solution.feature().unwrap_or("student")
 }
 
-/// SplitMix64 over (seed, test, run): every run's seed, reproducible from the grading's seed.
-fn run_seed(base: u64, test: &str, run: usize) -> u64 {
-    let mut z = base ^ (run as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    for b in test.bytes() {
-        z = (z ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) % 1_000_000_000_000
-}
-
-fn fresh_seed() -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(0u8) % 1_000_000_000_000
-}
-
 /// What one grading needs to know, fixed before anything of the submission runs.
 struct Setup {
     pristine: PathBuf,
@@ -240,9 +224,35 @@ struct Setup {
     limits: BuildLimits,
 }
 
+/// Grades a submission (or one of this repository's solutions): prepares and builds the tree,
+/// runs and scores every test, and writes the reports.
 fn grade(args: &GradeArgs) -> Result<(), String> {
     let started = Instant::now();
     let setup = setup(args)?;
+    announce(args, &setup);
+    let (_lock, layout) = take_work_dirs(&setup)?;
+    let mut summary = empty_summary(args, &setup);
+    match prepare_and_build(args, &setup, &layout) {
+        Err(why) => {
+            summary.build_output = why;
+            summary.tests = unscored_tests(&setup);
+        }
+        Ok((notes, tests)) => {
+            summary.build_time_s = started.elapsed().as_secs_f64();
+            summary.build_ok = true;
+            summary.build_output = notes.join("\n");
+            summary.tests = run_and_score(&tests, args, &setup, &layout);
+        }
+    }
+    let _ = std::fs::remove_dir_all(layout.work());
+    summary.score = summary.tests.iter().map(|t| t.points).sum();
+    summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
+    summary.wall_time_s = started.elapsed().as_secs_f64();
+    write_results(&setup.out, &summary)
+}
+
+/// Says how the grading is protected and what it grades, before anything runs.
+fn announce(args: &GradeArgs, setup: &Setup) {
     println!("{}", setup.protection.describe());
     println!(
         "grading {} (seed {}, {} runs per test, {} at a time)",
@@ -254,8 +264,11 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         args.runs,
         setup.jobs
     );
-    let (_lock, layout) = take_work_dirs(&setup)?;
-    let mut summary = Summary {
+}
+
+/// The summary of a grading before anything was built or run: no tests, no points.
+fn empty_summary(args: &GradeArgs, setup: &Setup) -> Summary {
+    Summary {
         submission: args
             .submission
             .as_ref()
@@ -271,29 +284,22 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         wall_time_s: 0.0,
         build_time_s: 0.0,
         tests: Vec::new(),
-    };
-    match prepare_and_build(args, &setup, &layout) {
-        Err(why) => {
-            summary.build_output = why;
-            summary.tests = unscored_tests(&setup);
-        }
-        Ok((notes, tests)) => {
-            summary.build_time_s = started.elapsed().as_secs_f64();
-            summary.build_ok = true;
-            summary.build_output = notes.join("\n");
-            let results = run_all(&tests, args, &setup, &layout, &setup.logs);
-            for (t, runs) in tests.iter().zip(results) {
-                summary
-                    .tests
-                    .push(report::test_report(t, runs, &setup.rubric, solution(args)));
-            }
-        }
     }
-    let _ = std::fs::remove_dir_all(layout.work());
-    summary.score = summary.tests.iter().map(|t| t.points).sum();
-    summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
-    summary.wall_time_s = started.elapsed().as_secs_f64();
-    write_results(&setup.out, &summary)
+}
+
+/// Runs every built test and scores it by the rubric.
+fn run_and_score(
+    tests: &[TestCase],
+    args: &GradeArgs,
+    setup: &Setup,
+    layout: &Layout,
+) -> Vec<TestReport> {
+    let results = run_all(tests, args, setup, layout, &setup.logs);
+    tests
+        .iter()
+        .zip(results)
+        .map(|(t, runs)| report::test_report(t, runs, &setup.rubric, solution(args)))
+        .collect()
 }
 
 /// Takes this grading's folders in the target directory (see `Layout`), emptied; returns them
@@ -336,11 +342,11 @@ fn setup(args: &GradeArgs) -> Result<Setup, String> {
     };
     let rubric = Rubric::parse(&rubric_text)?;
     let parts: Vec<String> = args.parts.iter().map(|p| p.trim().to_lowercase()).collect();
-    const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
-    if let Some(bad) = parts.iter().find(|p| !PARTS.contains(&p.as_str())) {
+    if let Some(bad) = parts.iter().find(|p| labspec::parts::part(p).is_none()) {
+        let names: Vec<&str> = labspec::parts::part_names().collect();
         return Err(format!(
             "unknown part {bad:?}: the parts are {}",
-            PARTS.join(", ")
+            names.join(", ")
         ));
     }
     let protection = if args.no_sandbox {
@@ -365,7 +371,7 @@ fn setup(args: &GradeArgs) -> Result<Setup, String> {
         out,
         logs,
         rubric,
-        seed: args.seed.unwrap_or_else(fresh_seed),
+        seed: args.seed.unwrap_or_else(labspec::seed::fresh_seed),
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -427,7 +433,7 @@ fn prepare_and_build(
 fn unscored_tests(setup: &Setup) -> Vec<TestReport> {
     let mut tests = Vec::new();
     for (name, &points) in &setup.rubric.points {
-        let part = name.rsplit_once('_').map_or("", |(_, p)| p).to_string();
+        let part = labspec::parts::part_of_test(name).unwrap_or("").to_string();
         if setup.parts.contains(&part) {
             tests.push(TestReport {
                 name: name.clone(),
@@ -518,7 +524,7 @@ fn run_all(
                         break;
                     };
                     let test = &tests[t];
-                    let run_seed = run_seed(setup.seed, &test.name, r);
+                    let run_seed = labspec::seed::run_seed(setup.seed, &test.name, r);
                     let spec = RunSpec {
                         test: test.clone(),
                         seed: run_seed,
@@ -556,9 +562,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
     let parts = if given {
         args.parts.clone()
     } else {
-        ["2a", "2b", "2c", "2d", "3a", "3b"]
-            .map(String::from)
-            .to_vec()
+        labspec::parts::part_names().map(String::from).collect()
     };
     let setup = setup(&args.grade_args(parts))?;
     let corpus = mutants::load(&setup.pristine.join("grading").join("mutants"))?;

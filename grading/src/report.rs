@@ -44,13 +44,18 @@ pub struct Summary {
 
 /// The command a student runs to replay one failing run.
 pub fn replay_command(t: &TestCase, seed: u64, solution: Solution) -> String {
-    let features = solution
-        .feature()
-        .map_or(String::new(), |f| format!(" --features {f}"));
-    format!(
-        "LAB_SEED={seed} cargo test{features} --test {} -- --exact {} --nocapture",
-        t.target, t.name
-    )
+    labspec::Replay {
+        check_determinism: false,
+        seed,
+        package: None,
+        release: false,
+        cargo_flags: solution
+            .feature()
+            .map_or(String::new(), |f| format!("--features {f}")),
+        target: labspec::ReplayTarget::Test(t.target.clone()),
+        test: t.name.clone(),
+    }
+    .to_string()
 }
 
 /// Collects one test's runs into its report.

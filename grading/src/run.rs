@@ -30,29 +30,37 @@ pub struct RunResult {
     pub log: PathBuf,
 }
 
-/// A nonce nobody can guess from inside the test process.
-fn nonce() -> String {
-    use std::hash::BuildHasher;
-    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
-    let (a, b) = {
-        let s = std::collections::hash_map::RandomState::new();
-        (s.hash_one(1u8), s.hash_one(2u8))
-    };
-    format!("{a:016x}{b:016x}")
-}
-
 /// Runs one test once. The secret and the seed go to the harness on standard input (never in the
 /// environment); its report comes back on standard output.
 pub fn run(spec: &RunSpec, layout: &Layout, protection: Protection) -> RunResult {
     let started = Instant::now();
-    let nonce = nonce();
+    // A secret nobody can guess from inside the test process.
+    let input = labspec::GraderInput {
+        nonce: labspec::seed::fresh_nonce(),
+        seed: spec.seed,
+    };
+    let sandbox_spec = test_spec(spec, layout);
+    match sandbox::run(
+        sandbox_spec,
+        protection,
+        input.to_string().as_bytes(),
+        spec.timeout,
+    ) {
+        Ok(out) => judge(spec, &input.nonce, &out, started),
+        Err(e) => failed(spec, started, e),
+    }
+}
+
+/// The sandbox spec of one run: the test alone, the harness told that a grader runs it.
+fn test_spec(spec: &RunSpec, layout: &Layout) -> sandbox::Spec {
+    use labspec::env;
     let env = vec![
-        (labrpc::harness::GRADER_VAR.to_string(), "stdin".to_string()),
+        (env::GRADER.to_string(), env::GRADER_STDIN.to_string()),
         // So that a student's replay line shows the seed; the harness takes the grader's.
-        ("LAB_SEED".into(), spec.seed.to_string()),
+        (env::SEED.into(), spec.seed.to_string()),
         // Let the harness's own watchdog report slowness before the grader has to kill.
         (
-            "LAB_WALL_LIMIT".into(),
+            env::WALL_LIMIT.into(),
             format!("{:.1}", spec.timeout.as_secs_f64() * 0.8),
         ),
         ("RUST_BACKTRACE".into(), "1".into()),
@@ -65,22 +73,24 @@ pub fn run(spec: &RunSpec, layout: &Layout, protection: Protection) -> RunResult
     ]
     .map(String::from)
     .to_vec();
-    let sandbox_spec = tree::run_spec(layout, &spec.test.exe, args, env, spec.memory_mb, 256);
-    let input = format!("{nonce} {}\n", spec.seed);
-    let out = match sandbox::run(sandbox_spec, protection, input.as_bytes(), spec.timeout) {
-        Ok(o) => o,
-        Err(e) => return failed(spec, started, e),
-    };
-    let prefix = format!("{nonce} pass {} ", spec.test.name);
+    tree::run_spec(layout, &spec.test.exe, args, env, spec.memory_mb, 256)
+}
+
+/// How a run that ended went: passed only with exit status 0, no process left over, and the
+/// harness's completion report with this run's secret, test and seed. A failed run's output goes
+/// to its log.
+fn judge(spec: &RunSpec, nonce: &str, out: &sandbox::Outcome, started: Instant) -> RunResult {
+    let prefix = labspec::Completion::prefix(nonce, &spec.test.name);
     let report = out.output.lines().find(|l| l.starts_with(&prefix));
+    let completion = report.and_then(|l| l.parse::<labspec::Completion>().ok());
     let wall_s = started.elapsed().as_secs_f64();
-    let seed_ok = report.is_some_and(|l| field(l, "seed=") == Some(spec.seed as f64));
-    if let (Some(0), Some(line), true, 0) = (out.code, report, seed_ok, out.leftover) {
+    let seed_ok = completion.as_ref().is_some_and(|c| c.seed == spec.seed);
+    if let (Some(0), Some(c), true, 0) = (out.code, &completion, seed_ok, out.leftover) {
         return RunResult {
             seed: spec.seed,
             passed: true,
             reason: None,
-            virtual_s: field(line, "virtual="),
+            virtual_s: Some(c.virtual_s),
             wall_s,
             log: spec.log.clone(),
         };
@@ -98,6 +108,8 @@ pub fn run(spec: &RunSpec, layout: &Layout, protection: Protection) -> RunResult
         )
     } else if out.leftover > 0 {
         "processes of the run survived its end and had to be killed".to_string()
+    } else if report.is_some() && completion.is_none() {
+        "the completion report is malformed".to_string()
     } else if report.is_some() && !seed_ok {
         "the completion report names another seed than the grader set".to_string()
     } else {
@@ -115,11 +127,6 @@ pub fn run(spec: &RunSpec, layout: &Layout, protection: Protection) -> RunResult
         wall_s,
         log: spec.log.clone(),
     }
-}
-
-fn field(line: &str, key: &str) -> Option<f64> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.parse().ok())
 }
 
 fn failed(spec: &RunSpec, started: Instant, reason: String) -> RunResult {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use labtree::{STUDENT_CRATES, STUDENT_FILES};
+use labspec::parts::{student_crates, student_files};
 
 use crate::sandbox::{self, Protection, Spec};
 
@@ -119,7 +119,7 @@ pub fn prepare_submission(
     labtree::write_student_tree(pristine, tree)?;
     prune_lock(pristine, tree)?;
     let mut notes = Vec::new();
-    for f in STUDENT_FILES {
+    for f in student_files() {
         let from = submission.join(f);
         let meta = match std::fs::symlink_metadata(&from) {
             Ok(m) => m,
@@ -181,15 +181,6 @@ fn prune_lock(pristine: &Path, tree: &Path) -> Result<(), String> {
         run(tree, &["metadata", "--offline", "--format-version", "1"])?;
     }
     Ok(())
-}
-
-/// The test binary holding a part's graded tests: tests/raft_2a.rs holds 2A, tests/kv_3a.rs 3A.
-pub fn target_of(part: &str) -> String {
-    if part.starts_with('2') {
-        format!("raft_{part}")
-    } else {
-        format!("kv_{part}")
-    }
 }
 
 /// The sandbox spec of a cargo command in the tree: the tree read-only, the target folder
@@ -313,11 +304,17 @@ pub fn lint_gate(
     protection: Protection,
 ) -> Result<Vec<String>, String> {
     // JSON diagnostics (with their codes); lints for the student crates only.
-    let mut args: Vec<String> = ["clippy", "-p", "raft", "-p", "kvraft", "--no-deps"]
-        .map(String::from)
-        .to_vec();
-    args.push("--message-format=json".into());
-    let features = solution.feature().map(|f| format!("raft/{f},kvraft/{f}"));
+    let mut args = vec!["clippy".to_string()];
+    for c in student_crates() {
+        args.extend(["-p".into(), c.name.into()]);
+    }
+    args.extend(["--no-deps", "--message-format=json"].map(String::from));
+    let features = solution.feature().map(|f| {
+        let each: Vec<String> = student_crates()
+            .map(|c| format!("{}/{f}", c.name))
+            .collect();
+        each.join(",")
+    });
     args.extend(common_args(features, false));
     let out = cargo(layout, args, limits, protection)?;
     let mut violations = BTreeSet::new();
@@ -429,7 +426,8 @@ pub fn build(
     args.push("--message-format=json".into());
     args.extend(common_args(solution.feature().map(String::from), release));
     for part in parts {
-        args.extend(["--test".into(), target_of(part)]);
+        let part = labspec::parts::part(part).ok_or_else(|| format!("no part {part}"))?;
+        args.extend(["--test".into(), part.target.into()]);
     }
     let out = cargo(layout, args, limits, protection)?;
     if out.code != Some(0) {
@@ -449,7 +447,7 @@ pub fn build(
             continue;
         }
         let name = v["target"]["name"].as_str().unwrap_or("");
-        if STUDENT_CRATES.iter().any(|(c, _)| *c == name) {
+        if student_crates().any(|c| c.name == name) {
             dep_infos.push((name.to_string(), v["filenames"].clone()));
         }
         let is_test_bin = v["profile"]["test"] == true
@@ -504,11 +502,7 @@ fn check_dep_info(
 ) -> Result<(), String> {
     let mut problems = Vec::new();
     for (name, filenames) in crates {
-        let Some(allowed) = STUDENT_CRATES
-            .iter()
-            .find(|(c, _)| c == name)
-            .map(|(_, f)| *f)
-        else {
+        let Some(allowed) = student_crates().find(|c| c.name == name).map(|c| c.sources) else {
             continue;
         };
         let rlib = filenames
@@ -701,7 +695,7 @@ pub fn list_tests(
             let Some(name) = line.strip_suffix(": test") else {
                 continue;
             };
-            let Some((_, part)) = name.rsplit_once('_') else {
+            let Some(part) = labspec::parts::part_of_test(name) else {
                 continue;
             };
             if parts.iter().any(|p| p == part) {
@@ -767,7 +761,7 @@ mod tests {
 
     #[test]
     fn dep_info_accepts_the_listed_files_only() {
-        let allowed = STUDENT_CRATES[0].1;
+        let allowed = labspec::LABS[0].crates[0].sources;
         let good = "/build/target/debug/deps/raft-1.d: /build/tree/raft/src/lib.rs \
                     /build/tree/raft/src/persister.rs /build/tree/raft/src/raft.rs\n";
         assert!(dep_info_problems("raft", good, allowed, None, &layout()).is_empty());

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use labtree::{copy_file, mkdir, read_dir};
 
-/// The lab texts: `handout/labs/*.md` go to `labs/` in the copy, except these (for instructors).
+/// The lab texts: `handout/labs/*.md` go to `labs/` in the copy (each part's, as `labspec` names
+/// it, and the pages common to all), except these (for instructors).
 const INSTRUCTOR_PAGES: &[&str] = &["instructors.md"];
 
 /// Writes the copy of `repo` into the empty folder `out`; returns how many files it wrote.
@@ -19,6 +20,12 @@ pub fn write_copy(repo: &Path, out: &Path) -> Result<usize, String> {
             copy_file(&repo.join("handout/labs").join(&name), &labs.join(&name))?;
             count += 1;
         }
+    }
+    if let Some(p) = labspec::parts::parts().find(|p| !labs.join(p.text).is_file()) {
+        return Err(format!(
+            "part {}: its lab text handout/labs/{} is missing",
+            p.name, p.text
+        ));
     }
     copy_file(
         &repo.join("handout/student/README.md"),

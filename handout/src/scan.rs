@@ -4,35 +4,37 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use labtree::{LEFT_OUT, read};
+use labtree::{SOLUTIONS, left_out, read};
 
 /// Lines shorter than this (trimmed) are too common to tell anything (`}`, `Ok(())`, ...).
 const MIN_LINE: usize = 24;
 
 /// What the copy must not contain, whatever file it is in: the spellings of the features that
-/// select the reference and the alternative solutions.
-const FORBIDDEN: &[&str] = &[
-    "feature = \"reference\"",
-    "features reference",
-    "--features=reference",
-    "reference = [",
-    "reference/raft.rs",
-    "reference/server.rs",
-    "reference/client.rs",
-    "feature = \"alternative\"",
-    "features alternative",
-    "--features=alternative",
-    "alternative = [",
-    "alternative/raft.rs",
-    "alternative/server.rs",
-    "alternative/client.rs",
-];
+/// select the reference and the alternative solutions, and the paths of their student files
+/// (e.g. `reference/raft.rs`).
+fn forbidden() -> Vec<String> {
+    let mut out = Vec::new();
+    for s in SOLUTIONS {
+        out.extend([
+            format!("feature = \"{s}\""),
+            format!("features {s}"),
+            format!("--features={s}"),
+            format!("{s} = ["),
+        ]);
+        for f in labspec::parts::student_files() {
+            let name = f.rsplit('/').next().unwrap_or(f);
+            out.push(format!("{s}/{name}"));
+        }
+    }
+    out
+}
 
 /// Scans the copy in `out`; returns one line per finding (none: clean).
 pub fn scan(repo: &Path, out: &Path) -> Result<Vec<String>, String> {
     let fingerprints = fingerprints(repo)?;
+    let forbidden = forbidden();
     let mut findings = Vec::new();
-    for rel in LEFT_OUT {
+    for rel in &left_out() {
         if out.join(rel).exists() {
             findings.push(format!("{rel}: a solution folder is in the copy"));
         }
@@ -46,16 +48,21 @@ pub fn scan(repo: &Path, out: &Path) -> Result<Vec<String>, String> {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue; // not text
         };
-        findings.extend(scan_text(&rel, &text, &fingerprints));
+        findings.extend(scan_text(&rel, &text, &fingerprints, &forbidden));
     }
     Ok(findings)
 }
 
 /// The findings in one file's text.
-fn scan_text(rel: &str, text: &str, fingerprints: &BTreeSet<String>) -> Vec<String> {
+fn scan_text(
+    rel: &str,
+    text: &str,
+    fingerprints: &BTreeSet<String>,
+    forbidden: &[String],
+) -> Vec<String> {
     let mut findings = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        for f in FORBIDDEN {
+        for f in forbidden {
             if line.contains(f) {
                 findings.push(format!("{rel}:{}: mentions `{f}`", n + 1));
             }
@@ -71,23 +78,19 @@ fn scan_text(rel: &str, text: &str, fingerprints: &BTreeSet<String>) -> Vec<Stri
 /// source of the repository holds: API signatures and doc comments shared with the skeletons
 /// do not count, everything the solution adds does.
 fn fingerprints(repo: &Path) -> Result<BTreeSet<String>, String> {
+    let left_out = left_out();
     let mut reference = BTreeSet::new();
-    for rel in LEFT_OUT {
+    for rel in &left_out {
         for file in files(&repo.join(rel))? {
             reference.extend(significant_lines(&read(&file)?));
         }
     }
+    let crates = labspec::parts::student_crates().map(|c| format!("{}/src", c.name));
+    let framework = ["labspec/src", "labrpc/src", "lincheck/src", "src", "tests"].map(String::from);
     let mut shared = BTreeSet::new();
-    for dir in [
-        "raft/src",
-        "kvraft/src",
-        "labrpc/src",
-        "lincheck/src",
-        "src",
-        "tests",
-    ] {
+    for dir in crates.chain(framework) {
         for file in files(&repo.join(dir))? {
-            if !LEFT_OUT.iter().any(|l| file.starts_with(repo.join(l))) {
+            if !left_out.iter().any(|l| file.starts_with(repo.join(l))) {
                 shared.extend(significant_lines(&read(&file)?));
             }
         }
@@ -148,10 +151,11 @@ mod tests {
         let prints = fingerprints(repo()).unwrap();
         let line = prints.iter().next().unwrap().clone();
         let text = format!("fn main() {{}}\n    {line}\n#[cfg(feature = \"reference\")]\n");
-        let found = scan_text("src/x.rs", &text, &prints);
+        let found = scan_text("src/x.rs", &text, &prints, &forbidden());
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].starts_with("src/x.rs:2: a line of the reference"));
         assert!(found[1].contains("mentions `feature = \"reference\"`"));
-        assert!(scan_text("src/x.rs", "fn main() {}\n", &prints).is_empty());
+        assert!(scan_text("src/x.rs", "fn main() {}\n", &prints, &forbidden()).is_empty());
+        assert!(forbidden().contains(&"alternative/client.rs".to_string()));
     }
 }

@@ -2,67 +2,46 @@
 //! handout generator (the copy students get) and the grader (the copy a submission is built in).
 //! A student copy is the framework, the testers and the graded tests, with the reference
 //! solutions and the instructors' tools left out and the `reference` feature edited away.
+//! The labs themselves (student crates, student files, parts) are listed in `labspec`, which a
+//! student copy holds; this crate, which it does not, says only what is copied and what stays out.
 //! (It runs outside the simulation, so it may use the file system.)
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::path::Path;
 
-/// The files a student edits, relative to the repository root. Grading takes only these from a
-/// submission; everything else (tests, testers, labrpc, Cargo.toml, Cargo.lock) comes from the
-/// pristine tree, so edits to it have no effect.
-pub const STUDENT_FILES: &[&str] = &[
-    "raft/src/raft.rs",
-    "kvraft/src/client.rs",
-    "kvraft/src/server.rs",
-    "kvraft/src/common.rs",
-];
-
-/// The source files of each crate that holds student files: the crate's name and every file that
-/// may go into it (framework and student files). Grading checks the compiler's record of the
-/// files it read against this list, so that `#[path]` or `include!` cannot bring in others.
-pub const STUDENT_CRATES: &[(&str, &[&str])] = &[
-    (
-        "raft",
-        &[
-            "raft/src/lib.rs",
-            "raft/src/persister.rs",
-            "raft/src/raft.rs",
-        ],
-    ),
-    (
-        "kvraft",
-        &[
-            "kvraft/src/lib.rs",
-            "kvraft/src/client.rs",
-            "kvraft/src/server.rs",
-            "kvraft/src/common.rs",
-        ],
-    ),
-];
-
 /// Files and folders copied as they are (folders without `target/` and without what
-/// [`LEFT_OUT`] names), relative to the repository's root.
+/// [`left_out`] names), relative to the repository's root, besides every student crate of
+/// `labspec::LABS` (see [`copied`]). The instructors' tools (`labtree/`, `grading/`, `handout/`)
+/// are not among them.
 pub const COPIED: &[&str] = &[
     "Cargo.toml",
     "Cargo.lock",
     "clippy.toml",
     ".gitignore",
     ".cargo",
+    "labspec",
     "labrpc",
     "lincheck",
-    "raft",
-    "kvraft",
     "src",
     "tests",
 ];
 
-/// Paths under [`COPIED`] folders that stay out: the reference and the alternative solutions.
-pub const LEFT_OUT: &[&str] = &[
-    "raft/src/reference",
-    "kvraft/src/reference",
-    "raft/src/alternative",
-    "kvraft/src/alternative",
-];
+/// The solutions' folders in each student crate's `src/`: the reference and the alternative.
+pub const SOLUTIONS: &[&str] = &["reference", "alternative"];
+
+/// Everything copied: [`COPIED`] and the student crates' folders.
+pub fn copied() -> Vec<&'static str> {
+    let crates = labspec::parts::student_crates().map(|c| c.name);
+    COPIED.iter().copied().chain(crates).collect()
+}
+
+/// Paths under the copied folders that stay out: each student crate's [`SOLUTIONS`] folders,
+/// e.g. `raft/src/reference`.
+pub fn left_out() -> Vec<String> {
+    labspec::parts::student_crates()
+        .flat_map(|c| SOLUTIONS.iter().map(move |s| format!("{}/src/{s}", c.name)))
+        .collect()
+}
 
 /// One edit of a copied file: `from` must occur in it (so a change of the source that the
 /// generator does not know about stops it, rather than leaking something), and becomes `to`.
@@ -75,8 +54,8 @@ pub struct Edit {
 pub const EDITS: &[Edit] = &[
     Edit {
         file: "Cargo.toml",
-        from: r#"members = ["labrpc", "lincheck", "raft", "kvraft", "labtree", "grading", "handout"]"#,
-        to: r#"members = ["labrpc", "lincheck", "raft", "kvraft"]"#,
+        from: r#"members = ["labspec", "labrpc", "lincheck", "raft", "kvraft", "labtree", "grading", "handout"]"#,
+        to: r#"members = ["labspec", "labrpc", "lincheck", "raft", "kvraft"]"#,
     },
     Edit {
         file: "Cargo.toml",
@@ -148,13 +127,14 @@ mod server;
 ];
 
 /// Writes the student copy of the tree at `repo` into the folder `out` (which should be empty):
-/// [`COPIED`] without [`LEFT_OUT`] and `target/`, with [`EDITS`] applied. Returns how many files
+/// [`copied`] without [`left_out`] and `target/`, with [`EDITS`] applied. Returns how many files
 /// it wrote. Fails when an edit's text is not found, rather than leave the reference in. (The
 /// copied Cargo.lock still lists the instructors' tools; cargo drops them at the first build.)
 pub fn write_student_tree(repo: &Path, out: &Path) -> Result<usize, String> {
     let mut count = 0;
-    for item in COPIED {
-        count += copy_path(repo, out, Path::new(item))?;
+    let left_out = left_out();
+    for item in copied() {
+        count += copy_path(repo, out, Path::new(item), &left_out)?;
     }
     for edit in EDITS {
         let path = out.join(edit.file);
@@ -171,17 +151,18 @@ pub fn write_student_tree(repo: &Path, out: &Path) -> Result<usize, String> {
     Ok(count)
 }
 
-/// Copies `rel` (a file, or a folder recursively) from `repo` into `out`.
-fn copy_path(repo: &Path, out: &Path, rel: &Path) -> Result<usize, String> {
+/// Copies `rel` (a file, or a folder recursively) from `repo` into `out`, but what `left_out`
+/// names.
+fn copy_path(repo: &Path, out: &Path, rel: &Path, left_out: &[String]) -> Result<usize, String> {
     let from = repo.join(rel);
-    if LEFT_OUT.iter().any(|l| Path::new(l) == rel) || rel.ends_with("target") {
+    if left_out.iter().any(|l| Path::new(l) == rel) || rel.ends_with("target") {
         return Ok(0);
     }
     if from.is_dir() {
         mkdir(&out.join(rel))?;
         let mut count = 0;
         for name in read_dir(&from)? {
-            count += copy_path(repo, out, &rel.join(name))?;
+            count += copy_path(repo, out, &rel.join(name), left_out)?;
         }
         Ok(count)
     } else {
@@ -235,7 +216,8 @@ mod tests {
 
     #[test]
     fn student_crates_list_every_source_file_of_theirs() {
-        for (name, files) in STUDENT_CRATES {
+        for c in labspec::parts::student_crates() {
+            let (name, files) = (c.name, c.sources);
             let src = repo().join(name).join("src");
             let mut found: Vec<String> = std::fs::read_dir(&src)
                 .unwrap()
@@ -248,14 +230,77 @@ mod tests {
             listed.sort();
             assert_eq!(
                 found, listed,
-                "labtree::STUDENT_CRATES is out of date for {name}"
+                "labspec::LABS lists the sources of {name} wrongly"
+            );
+            for s in SOLUTIONS {
+                assert!(src.join(s).is_dir(), "{name} has no {s} solution");
+            }
+        }
+        for f in labspec::parts::student_files() {
+            assert!(repo().join(f).is_file(), "{f} is not in the tree");
+        }
+    }
+
+    /// Every part's test target and lab text exist, every graded test is named after its part, and
+    /// every test target is some part's.
+    #[test]
+    fn parts_match_the_tests_and_the_lab_texts() {
+        let targets: Vec<&str> = labspec::parts::parts().map(|p| p.target).collect();
+        for file in read_dir(&repo().join("tests")).unwrap() {
+            let file = file.to_string_lossy().into_owned();
+            if let Some(target) = file.strip_suffix(".rs") {
+                assert!(
+                    targets.contains(&target),
+                    "tests/{file} is no part's target"
+                );
+            }
+        }
+        for p in labspec::parts::parts() {
+            let text = repo().join("handout/labs").join(p.text);
+            assert!(text.is_file(), "{}: no lab text {}", p.name, text.display());
+            let tests = read(&repo().join("tests").join(format!("{}.rs", p.target))).unwrap();
+            let mut lines = tests.lines();
+            let mut count = 0;
+            while let Some(line) = lines.next() {
+                if line.trim() == "#[test]" {
+                    let f = lines
+                        .next()
+                        .and_then(|l| l.trim().strip_prefix("fn "))
+                        .unwrap();
+                    let name = f.split('(').next().unwrap();
+                    assert_eq!(
+                        labspec::parts::part_of_test(name),
+                        Some(p.name),
+                        "{name} in tests/{}.rs",
+                        p.target
+                    );
+                    count += 1;
+                }
+            }
+            assert!(count > 0, "tests/{}.rs has no tests", p.target);
+        }
+    }
+
+    /// The copy holds the crates a student builds: labspec (labrpc's harness needs it) and every
+    /// student crate, each a member of the copy's workspace.
+    #[test]
+    fn the_copy_holds_every_crate_a_student_builds() {
+        let members = EDITS
+            .iter()
+            .find(|e| e.from.starts_with("members"))
+            .unwrap();
+        for name in ["labspec", "labrpc"]
+            .into_iter()
+            .chain(labspec::parts::student_crates().map(|c| c.name))
+        {
+            assert!(copied().contains(&name), "{name} is not copied");
+            assert!(
+                members.to.contains(&format!("\"{name}\"")),
+                "{name} is no member"
             );
         }
-        for f in STUDENT_FILES {
-            assert!(
-                STUDENT_CRATES.iter().any(|(_, files)| files.contains(f)),
-                "{f} is in no student crate"
-            );
+        for tool in ["labtree", "grading", "handout"] {
+            assert!(!copied().contains(&tool) && !members.to.contains(tool));
         }
     }
 
@@ -282,7 +327,7 @@ mod tests {
                 "{banned} is not disallowed"
             );
         }
-        for (name, _) in STUDENT_CRATES {
+        for name in labspec::parts::student_crates().map(|c| c.name) {
             let lib = std::fs::read_to_string(repo().join(name).join("src/lib.rs")).unwrap();
             assert!(
                 lib.contains("#![forbid(unsafe_code)]"),

@@ -26,7 +26,7 @@ pub fn scratch(name: &str) -> PathBuf {
 /// A submission: the skeleton's student files, with `raft.rs` replaced when given.
 pub fn submission(name: &str, raft_rs: Option<String>) -> PathBuf {
     let dir = scratch(&format!("{name}-submission"));
-    for f in labtree::STUDENT_FILES {
+    for f in labspec::parts::student_files() {
         std::fs::create_dir_all(dir.join(f).parent().unwrap()).unwrap();
         std::fs::copy(repo().join(f), dir.join(f)).unwrap();
     }
@@ -86,14 +86,13 @@ pub fn grade(name: &str, submission: Option<&Path>, extra: &[&str]) -> Graded {
     }
 }
 
-/// How many graded tests the rubric lists for `part` (its test names end in `_<part>`).
+/// How many graded tests the rubric lists for `part`.
 pub fn tests_of_part(part: &str) -> usize {
     let rubric = std::fs::read_to_string(repo().join("grading/rubric.txt")).expect("rubric");
-    let suffix = format!("_{part}");
     rubric
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| name.ends_with(&suffix))
+        .filter(|t| labspec::parts::part_of_test(t) == Some(part))
         .count()
 }
 

@@ -10,7 +10,7 @@ use super::Report;
 
 /// The environment variable that tells the harness a grader runs it: `LAB_GRADER=stdin` means the
 /// grader's secret and seed wait on standard input. Not a secret itself.
-pub const GRADER_VAR: &str = "LAB_GRADER";
+pub const GRADER_VAR: &str = labspec::env::GRADER;
 
 /// What a grader handed the harness: a per-run secret that authenticates the completion report,
 /// and the seed the run must use. Read once from standard input, to its end, before any student
@@ -30,15 +30,13 @@ static REPORTED: AtomicBool = AtomicBool::new(false);
 pub(super) fn grader() -> Option<&'static GraderChannel> {
     GRADER
         .get_or_init(|| {
-            if std::env::var(GRADER_VAR).ok()? != "stdin" {
+            if std::env::var(GRADER_VAR).ok()? != labspec::env::GRADER_STDIN {
                 return None;
             }
             let mut text = String::new();
             // A grader that sent nothing (or garbage) gets no report: it then fails the run.
             std::io::stdin().lock().read_to_string(&mut text).ok()?;
-            let mut words = text.split_whitespace();
-            let nonce = words.next()?.to_string();
-            let seed = words.next()?.parse().ok()?;
+            let labspec::GraderInput { nonce, seed } = text.parse().ok()?;
             Some(GraderChannel {
                 nonce,
                 seed,
@@ -85,14 +83,15 @@ pub(super) fn report_completion(g: &GraderChannel, name: &str, report: &Report) 
     if REPORTED.swap(true, Ordering::SeqCst) {
         panic!("{name}: a second simulated test in one graded process: no report");
     }
-    let line = format!(
-        "\n{} pass {name} seed={} virtual={:.3} wall={:.3} trace={:016x}\n",
-        g.nonce,
-        report.seed,
-        report.virtual_time.as_secs_f64(),
-        report.wall_time.as_secs_f64(),
-        report.trace
-    );
+    let completion = labspec::Completion {
+        nonce: g.nonce.clone(),
+        test: name.to_string(),
+        seed: report.seed,
+        virtual_s: report.virtual_time.as_secs_f64(),
+        wall_s: report.wall_time.as_secs_f64(),
+        trace: report.trace,
+    };
+    let line = format!("\n{completion}\n");
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
         panic!("cannot write the completion report: {e}");

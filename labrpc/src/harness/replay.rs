@@ -7,21 +7,15 @@ pub fn test_seed() -> u64 {
     if let Some(g) = grader() {
         return g.seed;
     }
-    match std::env::var("LAB_SEED") {
+    let var = labspec::env::SEED;
+    match std::env::var(var) {
         Ok(s) => s
             .trim()
             .parse()
-            .unwrap_or_else(|_| panic!("LAB_SEED must be an unsigned 64-bit integer, got {s:?}")),
-        Err(_) => fresh_seed(),
+            .unwrap_or_else(|_| panic!("{var} must be an unsigned 64-bit integer, got {s:?}")),
+        // A seed nobody chose: the one place the framework draws on the OS's randomness.
+        Err(_) => labspec::seed::fresh_seed(),
     }
-}
-
-/// A seed nobody chose: the one place the framework draws on the OS's randomness.
-fn fresh_seed() -> u64 {
-    use std::hash::BuildHasher;
-    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
-    let s = std::collections::hash_map::RandomState::new();
-    s.hash_one(0x5eed_u64) % 1_000_000_000_000
 }
 
 /// The name of the running test (libtest names each test's thread after it).
@@ -31,6 +25,11 @@ pub fn test_name() -> String {
 
 /// The command that replays exactly this test with this seed.
 pub fn replay_command(seed: u64, cargo_flags: &str) -> String {
+    replay(seed, cargo_flags).to_string()
+}
+
+/// [`replay_command`] as the protocol's type.
+pub(super) fn replay(seed: u64, cargo_flags: &str) -> labspec::Replay {
     let exe = std::env::current_exe().ok();
     let stem = exe
         .as_ref()
@@ -43,21 +42,20 @@ pub fn replay_command(seed: u64, cargo_flags: &str) -> String {
         _ => stem,
     };
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    let mut cmd = format!("LAB_SEED={seed} cargo test");
-    if !package.is_empty() {
-        cmd += &format!(" -p {package}");
-    }
-    if !cfg!(debug_assertions) {
-        cmd += " --release";
-    }
-    if !cargo_flags.is_empty() {
-        cmd += " ";
-        cmd += cargo_flags;
-    }
-    if target == package.replace('-', "_") {
-        cmd += " --lib";
+    let target = if target == package.replace('-', "_") {
+        labspec::ReplayTarget::Lib
     } else if !target.is_empty() {
-        cmd += &format!(" --test {target}");
+        labspec::ReplayTarget::Test(target.to_string())
+    } else {
+        labspec::ReplayTarget::Any
+    };
+    labspec::Replay {
+        check_determinism: false,
+        seed,
+        package: (!package.is_empty()).then_some(package),
+        release: !cfg!(debug_assertions),
+        cargo_flags: cargo_flags.to_string(),
+        target,
+        test: test_name(),
     }
-    cmd + &format!(" -- --exact {} --nocapture", test_name())
 }

@@ -23,7 +23,7 @@ pub struct Options {
 impl Options {
     /// Defaults with the given seed: 120 s virtual, 60 s wall (or `LAB_WALL_LIMIT` seconds), 3 s stall.
     pub fn with_seed(seed: u64) -> Self {
-        let wall = std::env::var("LAB_WALL_LIMIT")
+        let wall = std::env::var(labspec::env::WALL_LIMIT)
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
             .filter(|s| *s > 0.0)

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use super::grader::{grader, report_completion};
-use super::replay::{replay_command, test_name, test_seed};
+use super::replay::{replay, replay_command, test_name, test_seed};
 use super::{Options, Report, run};
 use crate::sim::{first_difference, fmt_time, in_simulation, init_logging};
 
@@ -42,7 +42,8 @@ impl TestRun {
     pub fn new() -> Self {
         TestRun {
             seed: test_seed(),
-            check_determinism: std::env::var("LAB_CHECK_DETERMINISM").is_ok_and(|v| v == "1"),
+            check_determinism: std::env::var(labspec::env::CHECK_DETERMINISM)
+                .is_ok_and(|v| v == labspec::env::CHECK_DETERMINISM_ON),
             cargo_flags: String::new(),
         }
     }
@@ -126,16 +127,17 @@ impl TestRun {
                 fmt_time(report.virtual_time.as_nanos() as u64)
             )),
         };
-        println!(
-            "{name}: ok {extra}{}virtual={:.3}s wall={:.3}s events={} seed={} trace={:016x}{}",
-            if extra.is_empty() { "" } else { " " },
-            report.virtual_time.as_secs_f64(),
-            report.wall_time.as_secs_f64(),
-            report.events,
-            report.seed,
-            report.trace,
-            if check { " determinism=checked" } else { "" },
-        );
+        let summary = labspec::Summary {
+            test: name.clone(),
+            extra,
+            virtual_s: report.virtual_time.as_secs_f64(),
+            wall_s: report.wall_time.as_secs_f64(),
+            events: report.events,
+            seed: report.seed,
+            trace: report.trace,
+            determinism_checked: check,
+        };
+        println!("{summary}");
         if let Some(g) = grading {
             report_completion(g, &name, &report);
         }
@@ -172,11 +174,14 @@ fn check_determinism<T, F, Fut>(
         panic!(
             "{name} FAILED: not deterministic: the same seed gave traces {:016x} and {:016x}; \
              {}\n  usual causes: iterating a HashMap/HashSet, std::time, an unseeded RNG, \
-             threads (`cargo clippy` points at them)\n  replay: LAB_CHECK_DETERMINISM=1 {}",
+             threads (`cargo clippy` points at them)\n  replay: {}",
             report.trace,
             again.trace,
             diff.unwrap_or_default(),
-            replay_command(seed, cargo_flags)
+            labspec::Replay {
+                check_determinism: true,
+                ..replay(seed, cargo_flags)
+            }
         );
     }
 }

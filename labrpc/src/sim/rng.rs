@@ -7,20 +7,12 @@ use rand::rngs::StdRng;
 
 use super::context::{CURRENT, ctx};
 
-/// SplitMix64: turns (seed, stream number) into well-spread seeds for independent streams.
-fn mix(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// A new random stream, derived from the run's seed and the order in which streams are created.
 pub fn new_rng() -> StdRng {
     let c = ctx();
     let n = c.streams.get();
     c.streams.set(n + 1);
-    StdRng::seed_from_u64(mix(c.seed, n))
+    StdRng::seed_from_u64(labspec::seed::stream_seed(c.seed, n))
 }
 
 /// Runs `f` with the calling node's random stream (e.g. to pick an election timeout).
