@@ -30,6 +30,7 @@
 //! those names, like raft's, plus the `labtree::EDITS` entries that take that wiring out of a
 //! student copy), the workspace members, `tests/<target>.rs`, `handout/labs/<text>`, and the
 //! rubric's points for the new tests.
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod env;
 pub mod lines;

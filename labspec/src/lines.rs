@@ -13,7 +13,9 @@ use crate::env;
 /// line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraderInput {
+    /// The per-run secret that the completion report must carry.
     pub nonce: String,
+    /// The seed the run must use.
     pub seed: u64,
 }
 
@@ -41,11 +43,15 @@ impl FromStr for GraderInput {
 pub struct Completion {
     /// The grader's secret for this run.
     pub nonce: String,
+    /// The test that passed.
     pub test: String,
+    /// The seed it ran with.
     pub seed: u64,
-    /// Virtual and wall-clock seconds of the run (printed with 3 decimals).
+    /// Virtual seconds of the run (printed with 3 decimals).
     pub virtual_s: f64,
+    /// Wall-clock seconds of the run (printed with 3 decimals).
     pub wall_s: f64,
+    /// The run's trace digest.
     pub trace: u64,
 }
 
@@ -89,13 +95,19 @@ impl FromStr for Completion {
 /// `<test>: ok [<extra> ]virtual=<s>s wall=<s>s events=<n> seed=<n> trace=<hex>[ determinism=checked]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
+    /// The test that passed.
     pub test: String,
     /// The tester's own figures (may be empty).
     pub extra: String,
+    /// Virtual seconds of the run.
     pub virtual_s: f64,
+    /// Wall-clock seconds of the run.
     pub wall_s: f64,
+    /// Events in the trace.
     pub events: u64,
+    /// The seed it ran with.
     pub seed: u64,
+    /// The run's trace digest.
     pub trace: u64,
     /// Whether the run was repeated and the two traces compared.
     pub determinism_checked: bool,
@@ -168,12 +180,17 @@ pub enum ReplayTarget {
 pub struct Replay {
     /// Run it with the determinism check.
     pub check_determinism: bool,
+    /// The seed to replay.
     pub seed: u64,
+    /// The package (`-p`), if the test's binary knew it.
     pub package: Option<String>,
+    /// Whether the test ran in a release build.
     pub release: bool,
     /// Further cargo flags (e.g. `--features <name>`), put after the profile.
     pub cargo_flags: String,
+    /// Which test binary holds it.
     pub target: ReplayTarget,
+    /// The test's full name.
     pub test: String,
 }
 

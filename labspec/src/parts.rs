@@ -3,7 +3,9 @@
 /// One lab: the crates a student works in for it, and its parts (graded one by one).
 #[derive(Debug)]
 pub struct Lab {
+    /// The crates whose files the student writes (with their other source files).
     pub crates: &'static [StudentCrate],
+    /// The lab's parts, in order.
     pub parts: &'static [Part],
 }
 

@@ -1,5 +1,5 @@
 //! The KV checker's interface: limits, verdicts and results, and [`check()`], which splits a
-//! history by key and runs the KV search ([`crate::search::kv`]) on each key.
+//! history by key and runs the KV search (`search::kv`) on each key.
 
 use crate::history::{History, OpKind};
 use crate::model::{Model, Operation};

@@ -28,7 +28,7 @@
 //! optimized even in debug builds and not rebuilt after a student's edit: the KV tests use it,
 //! and `cargo run --release -p grading -- check-history FILE` runs it on a saved history.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod check;
 pub mod edn;
