@@ -6,4 +6,4 @@
 // build output it returns (and the reference is not in the build tree at all).
 compile_error!(include_str!("lib.rs"));
 compile_error!(include_str!("reference/raft.rs"));
-compile_error!(include_str!("../../labrpc/src/sim/testing.rs"));
+compile_error!(include_str!("../../labrpc/src/harness/test_run.rs"));
