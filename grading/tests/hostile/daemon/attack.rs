@@ -1,5 +1,5 @@
 // In Raft::new: hostile_attack();
-// HOSTILE TEST CASE: leaves processes behind: a `sleep 300`, a setsid'd orphan `sleep 300`, and a rewriter of results.json/summary.json.
+// HOSTILE TEST CASE: leaves processes behind: a `sleep 300.0417`, a setsid'd orphan `sleep 300.0417`, and a rewriter of results.json/summary.json.
 //
 // Then returns normally (the run fails on its own). The rewriter, in its own session, waits 5 s, then
 // sets every score it finds in results.json and summary.json under the ancestors of current_exe(),
@@ -28,14 +28,14 @@ fn hostile_attack() {
     };
     // A plain child, never waited for.
     let mut plain = Command::new("/bin/sh");
-    plain.args(["-c", "sleep 300"]);
+    plain.args(["-c", "sleep 300.0417"]);
     quiet(&mut plain);
-    eprintln!("hostile: sh -c 'sleep 300': {:?}", plain.spawn().map(|c| c.id()));
+    eprintln!("hostile: sh -c 'sleep 300.0417': {:?}", plain.spawn().map(|c| c.id()));
     // A double fork in a new session: setsid's sh exits at once, its sleep is orphaned.
     let mut orphan = Command::new("setsid");
-    orphan.args(["sh", "-c", "sleep 300 &"]);
+    orphan.args(["sh", "-c", "sleep 300.0417 &"]);
     quiet(&mut orphan);
-    eprintln!("hostile: setsid sh -c 'sleep 300 &': {:?}", orphan.spawn().map(|mut c| c.wait()));
+    eprintln!("hostile: setsid sh -c 'sleep 300.0417 &': {:?}", orphan.spawn().map(|mut c| c.wait()));
     // The rewriter, orphaned the same way, with the ancestors of the test binary as arguments.
     let mut ancestors: Vec<String> = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
