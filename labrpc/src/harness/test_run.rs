@@ -13,7 +13,7 @@ use crate::sim::{first_difference, fmt_time, in_simulation, init_logging};
 /// ```no_run
 /// # use labrpc::harness::TestRun;
 /// TestRun::new()
-///     .cargo_flags("--features reference")
+///     .cargo_flags("--features extra")
 ///     .run(|| async { "extra text for the summary line".to_string() });
 /// ```
 ///
@@ -48,7 +48,7 @@ impl TestRun {
         }
     }
 
-    /// The cargo flags the replay command needs (e.g. `--features reference`).
+    /// The cargo flags the replay command needs (e.g. `--features extra`).
     pub fn cargo_flags(mut self, flags: &str) -> Self {
         self.cargo_flags = flags.to_string();
         self
