@@ -80,15 +80,13 @@ pub fn kv_test<F, Fut>(
             (cfg.summary(), history)
         }
     };
-    let test = TestRun::new().cargo_flags(REPLAY_FLAGS);
-    let stem = format!(
-        "{}-seed{}",
-        harness::test_name().replace("::", "-"),
-        test.seed()
-    );
-    test.run_then(run, |(summary, history)| {
-        check_linearizable(&history, &stem).map(|verdict| format!("{summary} {verdict}"))
-    });
+    let name = harness::test_name().replace("::", "-");
+    TestRun::new()
+        .cargo_flags(REPLAY_FLAGS)
+        .run_then(run, |(summary, history), seed| {
+            check_linearizable(&history, &format!("{name}-seed{seed}"))
+                .map(|verdict| format!("{summary} {verdict}"))
+        });
 }
 
 /// Checks a whole history for linearizability. A violation, or a check that cannot decide, is a

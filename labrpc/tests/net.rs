@@ -56,11 +56,12 @@ where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = T> + 'static,
 {
-    let mut value = None;
-    TestRun::new().run_then(f, |v| {
-        value = Some(v);
+    let value = std::sync::Mutex::new(None);
+    TestRun::new().run_then(f, |v, _seed| {
+        *value.lock().unwrap() = Some(v);
         Ok(String::new())
     });
+    let value = value.into_inner().unwrap();
     value.expect("the harness hands the body's value on")
 }
 

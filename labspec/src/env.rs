@@ -21,5 +21,30 @@ pub const GRADER: &str = "LAB_GRADER";
 /// The value of [`GRADER`] a grader sets.
 pub const GRADER_STDIN: &str = "stdin";
 
+/// Runs every selected test this many times, with seeds derived from one base seed ([`SEED`],
+/// else a fresh one), in parallel; the test fails if any run fails, with a summary of the failures.
+pub const RUNS: &str = "LAB_RUNS";
+
+/// Runs every selected test once per seed of a range, `a..b` (b excluded) or `a..=b`.
+pub const SEEDS: &str = "LAB_SEEDS";
+
+/// `1`: a test of many runs stops at its first failing run.
+pub const FAIL_FAST: &str = "LAB_FAIL_FAST";
+
+/// `1`: write a run's timeline (an HTML page) even when it passes; a failing run always gets one.
+pub const TIMELINE: &str = "LAB_TIMELINE";
+
+/// The value of the on/off variables ([`FAIL_FAST`], [`TIMELINE`]) that turns them on.
+pub const ON: &str = "1";
+
 /// Every variable above: what a tool that runs the tests as a student would clears first.
-pub const ALL: &[&str] = &[SEED, CHECK_DETERMINISM, WALL_LIMIT, GRADER];
+pub const ALL: &[&str] = &[
+    SEED,
+    CHECK_DETERMINISM,
+    WALL_LIMIT,
+    GRADER,
+    RUNS,
+    SEEDS,
+    FAIL_FAST,
+    TIMELINE,
+];

@@ -1,12 +1,14 @@
-//! The one entry point of a simulated test: seeds, the summary line, replay commands and the
-//! determinism check.
+//! The one entry point of a simulated test: seeds, the summary line, replay commands, the
+//! determinism check, and tests of many runs.
 
 use std::future::Future;
 
+use super::batch::{self, Batch};
 use super::grader::{grader, report_completion};
-use super::replay::{replay, replay_command, test_name, test_seed};
+use super::outcome::{Attempt, Failed, Passed};
+use super::replay::{replay, test_name, test_seed};
 use super::{Options, Report, run};
-use crate::sim::{first_difference, fmt_time, in_simulation, init_logging};
+use crate::sim::{first_difference, in_simulation, init_logging};
 
 /// How a test runs, built step by step; [`TestRun::run`] (or [`TestRun::run_then`]) runs it.
 ///
@@ -20,14 +22,25 @@ use crate::sim::{first_difference, fmt_time, in_simulation, init_logging};
 /// The body runs as one simulated run, seeded from the grader, else `LAB_SEED`, else fresh; it
 /// runs twice and the traces are compared when `LAB_CHECK_DETERMINISM=1`. A passing test prints one
 /// summary line with `seed=` and `trace=`; a failure panics with the diagnosis, the seed and the
-/// command that replays it.
+/// command that replays it. With `LAB_RUNS=N` or `LAB_SEEDS=a..b` (and no grader) the body runs
+/// once per seed, in parallel, and the test fails with a summary of the failing runs.
 #[derive(Debug, Clone)]
 pub struct TestRun {
-    seed: u64,
+    /// One run with this seed, or many.
+    plan: Plan,
     /// Run twice with the same seed and compare the traces.
     check_determinism: bool,
     /// Cargo flags the replay command needs (e.g. `--features X`), put after `cargo test`.
     cargo_flags: String,
+}
+
+/// Which runs a test makes.
+#[derive(Debug, Clone)]
+enum Plan {
+    /// One run with this seed.
+    One(u64),
+    /// One run per seed of the batch.
+    Many(Batch),
 }
 
 impl Default for TestRun {
@@ -37,11 +50,20 @@ impl Default for TestRun {
 }
 
 impl TestRun {
-    /// From the environment: the grader's seed, else `LAB_SEED`, else a fresh one; the determinism
-    /// check when `LAB_CHECK_DETERMINISM=1`; no extra cargo flags.
+    /// From the environment: the grader's seed, else `LAB_RUNS`/`LAB_SEEDS` for many runs, else
+    /// `LAB_SEED`, else a fresh seed; the determinism check when `LAB_CHECK_DETERMINISM=1`; no
+    /// extra cargo flags.
     pub fn new() -> Self {
+        let plan = match grader() {
+            Some(_) => Plan::One(test_seed()),
+            None => match Batch::from_env(&test_name()) {
+                Ok(Some(b)) => Plan::Many(b),
+                Ok(None) => Plan::One(test_seed()),
+                Err(e) => panic!("{e}"),
+            },
+        };
         TestRun {
-            seed: test_seed(),
+            plan,
             check_determinism: std::env::var(labspec::env::CHECK_DETERMINISM)
                 .is_ok_and(|v| v == labspec::env::CHECK_DETERMINISM_ON),
             cargo_flags: String::new(),
@@ -54,15 +76,18 @@ impl TestRun {
         self
     }
 
-    /// Uses `seed` instead of the environment's.
+    /// One run with `seed`, whatever the environment says.
     pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.plan = Plan::One(seed);
         self
     }
 
-    /// The seed the test will run with (e.g. to name files the test writes).
+    /// The seed of the test's one run, or the first seed of its many.
     pub fn seed(&self) -> u64 {
-        self.seed
+        match &self.plan {
+            Plan::One(s) => *s,
+            Plan::Many(b) => b.seeds.first().copied().unwrap_or_default(),
+        }
     }
 
     /// Checks determinism (two runs, same trace) whatever the environment says.
@@ -77,111 +102,169 @@ impl TestRun {
         F: Fn() -> Fut + Clone + Send + 'static,
         Fut: Future<Output = String> + 'static,
     {
-        self.run_then(make, Ok)
+        self.run_then(make, |extra, _seed| Ok(extra))
     }
 
-    /// Runs a test whose verdict needs work outside the simulation: the body's result goes to
-    /// `finish` on the test's own thread (no watchdog, no virtual time), which returns the extra
-    /// text of the summary line, or the failure message.
+    /// Runs a test whose verdict needs work outside the simulation: each run's result goes to
+    /// `finish` with the run's seed, outside the run (no watchdog, no virtual time), which returns
+    /// the extra text of the summary line, or the failure message.
+    ///
+    /// Returns the report of the run, or of the last run of many.
     pub fn run_then<T, F, Fut, C>(self, make: F, finish: C) -> Report
     where
         F: Fn() -> Fut + Clone + Send + 'static,
         Fut: Future<Output = T> + 'static,
         T: Send + 'static,
-        C: FnOnce(T) -> Result<String, String>,
+        C: Fn(T, u64) -> Result<String, String> + Sync,
     {
         if in_simulation() {
             panic!(
                 "a simulated test cannot start inside a simulated run (the harness is the tester's)"
             );
         }
-        let grading = grader();
         init_logging();
-        let name = test_name();
-        let TestRun {
-            seed,
-            check_determinism: check,
-            cargo_flags,
-        } = self;
+        let attempt = Attempt {
+            name: test_name(),
+            check_determinism: self.check_determinism,
+            cargo_flags: self.cargo_flags,
+        };
+        match self.plan {
+            Plan::One(seed) => run_one(&attempt, seed, &make, &finish),
+            Plan::Many(b) => batch::run_many(&attempt, &b, &make, &finish),
+        }
+    }
+}
+
+/// The usual test: one run; prints its summary line, or fails the test with its diagnosis.
+fn run_one<T, F, Fut, C>(attempt: &Attempt, seed: u64, make: &F, finish: &C) -> Report
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = T> + 'static,
+    T: Send + 'static,
+    C: Fn(T, u64) -> Result<String, String>,
+{
+    let grading = grader();
+    match attempt.run(seed, make, finish) {
+        Ok(Passed { report, summary }) => {
+            println!("{summary}");
+            if let Some(g) = grading {
+                report_completion(g, &attempt.name, &report);
+            }
+            report
+        }
+        Err(failed) => {
+            let timeline = attempt.timeline_of(seed, make, &failed);
+            super::outcome::fail_test(&failed.message(attempt, timeline.as_deref()))
+        }
+    }
+}
+
+impl Attempt {
+    /// One run of the test with `seed`: the run, its determinism check, its verdict.
+    #[allow(clippy::result_large_err)] // one result per run: its size does not matter
+    pub(super) fn run<T, F, Fut, C>(
+        &self,
+        seed: u64,
+        make: &F,
+        finish: &C,
+    ) -> Result<Passed, Failed>
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+        C: Fn(T, u64) -> Result<String, String>,
+    {
         let opts = Options {
-            keep_events: check,
+            keep_events: self.check_determinism,
             ..Options::with_seed(seed)
         };
-        let fail = |what: String| -> ! {
-            panic!(
-                "{name} FAILED: {what}\n  replay: {}",
-                replay_command(seed, &cargo_flags)
-            )
-        };
-        let (value, report) = match run(opts.clone(), make.clone()) {
-            Ok(r) => r,
-            Err(e) => fail(e.to_string()),
-        };
-        if check {
-            check_determinism(&name, &report, opts, make, &cargo_flags);
+        let (value, report) = run(opts.clone(), make.clone()).map_err(Failed::from_run)?;
+        if self.check_determinism {
+            self.check_same_trace(&report, opts, make)?;
         }
-        let extra = match finish(value) {
-            Ok(extra) => extra,
-            Err(what) => fail(format!(
-                "{what}\n  virtual time {}, seed={seed}",
-                fmt_time(report.virtual_time.as_nanos() as u64)
-            )),
-        };
+        let extra = finish(value, seed).map_err(|what| Failed::from_verdict(what, &report))?;
         let summary = labspec::Summary {
-            test: name.clone(),
+            test: self.name.clone(),
             extra,
             virtual_s: report.virtual_time.as_secs_f64(),
             wall_s: report.wall_time.as_secs_f64(),
             events: report.events,
             seed: report.seed,
             trace: report.trace,
-            determinism_checked: check,
+            determinism_checked: self.check_determinism,
         };
-        println!("{summary}");
-        if let Some(g) = grading {
-            report_completion(g, &name, &report);
+        Ok(Passed { report, summary })
+    }
+
+    /// Runs the test a second time with the same seed; a failure, naming the first event that
+    /// differs, when the traces differ.
+    #[allow(clippy::result_large_err)]
+    fn check_same_trace<T, F, Fut>(
+        &self,
+        report: &Report,
+        opts: Options,
+        make: &F,
+    ) -> Result<(), Failed>
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        let again = match run(opts, make.clone()) {
+            Ok((_, again)) => again,
+            Err(e) => {
+                let mut failed = Failed::from_run(e);
+                failed.headline = format!(
+                    "the determinism check's second run failed: {}",
+                    failed.headline
+                );
+                return Err(failed);
+            }
+        };
+        let diff = match (&report.event_list, &again.event_list) {
+            (Some(a), Some(b)) => first_difference(a, b),
+            _ => None,
+        };
+        if diff.is_none() && report.trace == again.trace {
+            return Ok(());
         }
-        report
+        let mut failed = Failed::from_verdict(
+            format!(
+                "not deterministic: the same seed gave traces {:016x} and {:016x}; {}\n  usual \
+                 causes: iterating a HashMap/HashSet, std::time, an unseeded RNG, threads \
+                 (`cargo clippy` points at them)",
+                report.trace,
+                again.trace,
+                diff.unwrap_or_default(),
+            ),
+            report,
+        );
+        failed.replay = Some(
+            labspec::Replay {
+                check_determinism: true,
+                ..replay(report.seed, &self.cargo_flags)
+            }
+            .to_string(),
+        );
+        Err(failed)
     }
 }
 
-/// Runs the test a second time with the same seed and panics, naming the first event that
-/// differs, when the traces differ.
-fn check_determinism<T, F, Fut>(
-    name: &str,
-    report: &Report,
-    opts: Options,
-    make: F,
-    cargo_flags: &str,
-) where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = T> + 'static,
-    T: Send + 'static,
-{
-    let seed = opts.seed;
-    let again = match run(opts, make) {
-        Ok((_, again)) => again,
-        Err(e) => panic!(
-            "{name} FAILED: the determinism check's second run failed: {e}\n  replay: {}",
-            replay_command(seed, cargo_flags)
-        ),
-    };
-    let diff = match (&report.event_list, &again.event_list) {
-        (Some(a), Some(b)) => first_difference(a, b),
-        _ => None,
-    };
-    if diff.is_some() || report.trace != again.trace {
-        panic!(
-            "{name} FAILED: not deterministic: the same seed gave traces {:016x} and {:016x}; \
-             {}\n  usual causes: iterating a HashMap/HashSet, std::time, an unseeded RNG, \
-             threads (`cargo clippy` points at them)\n  replay: {}",
-            report.trace,
-            again.trace,
-            diff.unwrap_or_default(),
-            labspec::Replay {
-                check_determinism: true,
-                ..replay(seed, cargo_flags)
-            }
-        );
+impl Attempt {
+    /// Runs a failed run again with its timeline recorded, writes the page, and returns its
+    /// path (`None` when the page could not be made).
+    pub(super) fn timeline_of<T, F, Fut>(
+        &self,
+        _seed: u64,
+        _make: &F,
+        _failed: &Failed,
+    ) -> Option<String>
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        // The timeline's recorder lands in the next commits.
+        None
     }
 }
