@@ -364,7 +364,7 @@ where
             tally.left_blocked, tally.left_spinning
         );
     }
-    for (g, group) in group_failures(&tally.failed).iter().enumerate() {
+    for (g, (shape, group)) in group_failures(&tally.failed).iter().enumerate() {
         let first = &tally.failed[&group[0]];
         let seeds: Vec<String> = group
             .iter()
@@ -379,7 +379,7 @@ where
             s,
             "\n  {} x {}\n      seeds {}{more}\n      replay: {}",
             group.len(),
-            first.first_line(),
+            shape,
             seeds.join(", "),
             first.replay(attempt)
         );
@@ -399,15 +399,15 @@ where
     s
 }
 
-/// Indexes of the failed runs, grouped by their failure's first line with digits aside (so
-/// that `one(102) failed` and `one(215) failed` are one failure); the biggest group first.
-fn group_failures(failed: &BTreeMap<usize, Failed>) -> Vec<Vec<usize>> {
+/// The failed runs' indexes, grouped by their failure's first line with numbers as `#` (so that
+/// `one(102) failed` and `one(215) failed` are one failure); the biggest group first.
+fn group_failures(failed: &BTreeMap<usize, Failed>) -> Vec<(String, Vec<usize>)> {
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (&i, f) in failed {
         groups.entry(shape(f.first_line())).or_default().push(i);
     }
-    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
-    groups.sort_by_key(|g| (std::cmp::Reverse(g.len()), g[0]));
+    let mut groups: Vec<(String, Vec<usize>)> = groups.into_iter().collect();
+    groups.sort_by_key(|(_, g)| (std::cmp::Reverse(g.len()), g[0]));
     groups
 }
 
@@ -468,6 +468,13 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        assert_eq!(group_failures(&failed), vec![vec![3, 7, 9], vec![0, 5]]);
+        let groups = group_failures(&failed);
+        assert_eq!(
+            groups,
+            vec![
+                ("b".to_string(), vec![3, 7, 9]),
+                ("a #".to_string(), vec![0, 5])
+            ]
+        );
     }
 }
