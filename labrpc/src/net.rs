@@ -24,7 +24,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::server::Server;
-use crate::sim::{self, EventKind, Node, NodeId};
+use crate::sim::{self, EventKind, Node, NodeId, timeline};
 
 /// Why a call failed. Code under test should treat every kind as "no reply".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +174,12 @@ impl Network {
     fn change_end(&self, end: &str, f: impl FnOnce(&mut EndState)) {
         let mut st = self.state();
         let id = Self::end_id(&st, end);
+        let was = st.ends[id].enabled;
         f(&mut st.ends[id]);
+        let e = &st.ends[id];
+        if e.enabled != was && timeline::is_recording() {
+            timeline::link(end, e.server.as_deref(), e.enabled);
+        }
         drop(st);
         self.inner.changed.notify_waiters();
     }
@@ -194,12 +199,16 @@ impl Network {
         self.state()
             .servers
             .insert(name.to_string(), (Arc::from(name), server));
+        timeline::server(name, true);
         self.inner.changed.notify_waiters();
     }
 
     /// Deletes the server called `name`: calls to it fail, and calls in progress fail too.
     pub fn delete_server(&self, name: &str) {
-        self.state().servers.remove(name);
+        let removed = self.state().servers.remove(name).is_some();
+        if removed {
+            timeline::server(name, false);
+        }
         self.inner.changed.notify_waiters();
     }
 
@@ -347,6 +356,7 @@ impl Network {
                 method,
                 &request,
                 node.id(),
+                0,
             );
             let (tx, rx) = oneshot::channel();
             let reply = dispatch.reply;
@@ -582,6 +592,7 @@ impl ClientEnd {
         net.inner.bytes.fetch_add(request.len() as u64, Relaxed);
         let route = net.route(self.id);
         let call = CallTrace {
+            id: timeline::call_id(),
             end: self.name.clone(),
             server: route
                 .reachable
@@ -607,9 +618,12 @@ impl ClientEnd {
         call.event(EventKind::Deliver, &request, server_node.id());
         let (tx, rx) = oneshot::channel();
         let reply_fut = dispatch.reply;
+        let (id, what) = (call.id, call.what.clone());
         server_node.spawn_at(
             async move {
-                let _ = tx.send(reply_fut.await);
+                let reply = reply_fut.await;
+                timeline::handled(id, &what);
+                let _ = tx.send(reply);
             },
             dispatch.loc,
         );
@@ -686,6 +700,8 @@ impl ClientEnd {
 
 /// One call's identity in the trace: requests go from the end to the server, replies back.
 struct CallTrace {
+    /// Pairs the call's events on the timeline (0 when the run records none).
+    id: u64,
     end: Arc<str>,
     /// The server's name, or `-` when the end reaches none.
     server: Arc<str>,
@@ -707,6 +723,7 @@ impl CallTrace {
             self.what.clone(),
             bytes,
             node,
+            self.id,
         );
     }
 }

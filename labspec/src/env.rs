@@ -32,10 +32,20 @@ pub const SEEDS: &str = "LAB_SEEDS";
 pub const FAIL_FAST: &str = "LAB_FAIL_FAST";
 
 /// `1`: write a run's timeline (an HTML page) even when it passes; a failing run always gets one.
+/// [`TIMELINE_FULL`] does too, and embeds the whole run even past the page's size budget.
 pub const TIMELINE: &str = "LAB_TIMELINE";
+
+/// The value of [`TIMELINE`] that embeds the whole run in the page.
+pub const TIMELINE_FULL: &str = "full";
 
 /// The value of the on/off variables ([`FAIL_FAST`], [`TIMELINE`]) that turns them on.
 pub const ON: &str = "1";
+
+/// `columns`: print log lines (still filtered by `RUST_LOG`) in one column per server.
+pub const LOG: &str = "LAB_LOG";
+
+/// The value of [`LOG`] that prints one column per server.
+pub const LOG_COLUMNS: &str = "columns";
 
 /// Every variable above: what a tool that runs the tests as a student would clears first.
 pub const ALL: &[&str] = &[
@@ -47,4 +57,5 @@ pub const ALL: &[&str] = &[
     SEEDS,
     FAIL_FAST,
     TIMELINE,
+    LOG,
 ];

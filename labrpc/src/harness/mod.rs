@@ -10,12 +10,14 @@ mod outcome;
 mod replay;
 mod report;
 mod test_run;
+mod timeline;
 
 pub use grader::GRADER_VAR;
 pub(crate) use grader::confine_if_graded;
 pub use replay::{replay_command, test_name, test_seed};
 pub use report::{Failure, Options, Report, RunError};
 pub use test_run::TestRun;
+pub use timeline::{PAGE_BUDGET, TimelineInfo, render_timeline, save_timeline};
 
 pub use crate::sim::log::init_logging;
 pub use crate::sim::run::run;

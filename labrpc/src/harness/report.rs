@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::sim::{Event, fmt_time};
+use crate::sim::{Event, Timeline, fmt_time};
 
 /// Settings of one run.
 #[derive(Debug, Clone)]
@@ -18,6 +18,9 @@ pub struct Options {
     pub stall_limit: Duration,
     /// Keep every event (for the determinism check); otherwise only the digest is kept.
     pub keep_events: bool,
+    /// Record the run's timeline (network, crashes, labels, tester actions, log lines) for
+    /// [`save_timeline`](super::save_timeline). Recording changes nothing in the run.
+    pub timeline: bool,
 }
 
 impl Options {
@@ -34,6 +37,7 @@ impl Options {
             wall_limit: wall,
             stall_limit: Duration::from_secs(3),
             keep_events: false,
+            timeline: false,
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct Report {
     pub wall_time: Duration,
     /// Every event, when [`Options::keep_events`] was set.
     pub event_list: Option<Vec<Event>>,
+    /// The run's timeline, when [`Options::timeline`] was set.
+    pub timeline: Option<Timeline>,
 }
 
 /// Why a run failed.
@@ -198,6 +204,8 @@ pub struct RunError {
     pub virtual_time: Duration,
     /// Each node's last event, as text.
     pub last_events: Vec<String>,
+    /// The run's timeline up to the failure, when [`Options::timeline`] was set.
+    pub timeline: Option<Box<Timeline>>,
 }
 
 impl fmt::Display for RunError {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::node::{NodeId, NodeState};
+use super::timeline::Recorder;
 use super::trace::Tracer;
 use super::watchdog::Monitor;
 
@@ -22,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) misuse: Mutex<Option<String>>,
     /// Node names by id, for messages.
     pub(crate) node_names: Mutex<Vec<Arc<str>>>,
+    /// The run's timeline, when it records one (see [`super::timeline`]).
+    pub(crate) timeline: Option<Mutex<Recorder>>,
 }
 
 /// What the panic hook captured about a panic on the simulation thread.

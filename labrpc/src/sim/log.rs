@@ -3,13 +3,16 @@
 use std::cell::Cell;
 use std::fmt;
 
+use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::context::{CURRENT, ctx, try_ctx};
+use super::node::NodeId;
 
 /// Sets a tag shown on every log line of the calling node, e.g. `T3 leader`.
 pub fn set_label(label: impl Into<String>) {
@@ -17,6 +20,9 @@ pub fn set_label(label: impl Into<String>) {
     let id = CURRENT.with(Cell::get) as usize;
     let label = label.into();
     if let Ok(mut nodes) = c.nodes.try_borrow_mut() {
+        if c.shared.timeline.is_some() {
+            super::timeline::label(id as NodeId, &label);
+        }
         nodes[id].label = label;
     };
 }
@@ -35,8 +41,28 @@ fn log_prefix() -> Option<String> {
     Some(prefix)
 }
 
-/// Formats `  1.234000s raft-2 T3 leader  DEBUG raft::raft: message field=value`.
-struct SimFormat;
+/// How log lines are laid out: one after the other, or one column per server (`LAB_LOG=columns`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// `  1.234000s raft-2 T3 leader  DEBUG raft::raft: message field=value`.
+    Lines,
+    /// The time, then the line in its server's column (tester and clerks leftmost), as dslogs.
+    Columns,
+}
+
+impl Layout {
+    fn from_env() -> Layout {
+        match std::env::var(labspec::env::LOG) {
+            Ok(v) if v == labspec::env::LOG_COLUMNS => Layout::Columns,
+            _ => Layout::Lines,
+        }
+    }
+}
+
+/// Formats each line as its [`Layout`] says.
+struct SimFormat {
+    layout: Layout,
+}
 
 impl<S, N> FormatEvent<S, N> for SimFormat
 where
@@ -49,15 +75,81 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        let meta = event.metadata();
+        if self.layout == Layout::Columns
+            && let Some((column, columns, node)) = log_column()
+        {
+            let mut text = String::new();
+            ctx.format_fields(Writer::new(&mut text), event)?;
+            let line = format!("{node} {} {text}", short_level(meta.level()));
+            return write_columns(&mut w, column, columns, &line);
+        }
         if let Some(node) = log_prefix() {
             let t = super::fmt_time(super::now().as_nanos() as u64);
             write!(w, "{t:>14} {node:<16} ")?;
         }
-        let meta = event.metadata();
         write!(w, "{:<5} {}: ", meta.level(), meta.target())?;
         ctx.format_fields(w.by_ref(), event)?;
         writeln!(w)
     }
+}
+
+/// The column of a node called `name`: 0 for the tester and clerks, `1 + n` for a server whose
+/// name ends in `-n` (`raft-2`, `g1-kv-0`).
+fn column_of(name: &str) -> usize {
+    if name == "tester" || name.starts_with("clerk") {
+        return 0;
+    }
+    name.rsplit('-')
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(0, |n| n + 1)
+}
+
+/// The calling node's column, the number of columns (from every node's name) and its tag.
+fn log_column() -> Option<(usize, usize, String)> {
+    let c = try_ctx()?;
+    let id = CURRENT.with(Cell::get) as usize;
+    let nodes = c.nodes.try_borrow().ok()?;
+    let columns = nodes.iter().map(|n| column_of(&n.name) + 1).max()?;
+    let n = nodes.get(id)?;
+    let tag = match (column_of(&n.name), n.label.is_empty()) {
+        (0, _) | (_, true) => n.name.to_string(),
+        (_, false) => n.label.clone(),
+    };
+    Some((column_of(&n.name), columns, tag))
+}
+
+fn short_level(l: &tracing::Level) -> &'static str {
+    match *l {
+        tracing::Level::ERROR => "ERRO",
+        tracing::Level::WARN => "WARN",
+        tracing::Level::INFO => "INFO",
+        tracing::Level::DEBUG => "DEBG",
+        tracing::Level::TRACE => "TRCE",
+    }
+}
+
+/// Width of the time at the start of a column line.
+const TIME_W: usize = 12;
+
+/// Writes `line` in column `column` of `columns`, wrapped to the column's width (the terminal's
+/// `COLUMNS`, else 200 characters, shared by the columns).
+fn write_columns(w: &mut Writer<'_>, column: usize, columns: usize, line: &str) -> fmt::Result {
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(200);
+    let col_w = (width.saturating_sub(TIME_W) / columns.max(1)).max(16);
+    let indent = " ".repeat(col_w * column);
+    let chars: Vec<char> = line.chars().collect();
+    let t = super::fmt_time(super::now().as_nanos() as u64);
+    for (i, chunk) in chars.chunks(col_w - 1).enumerate() {
+        let piece: String = chunk.iter().collect();
+        let time = if i == 0 { t.as_str() } else { "" };
+        writeln!(w, "{time:>w$} {indent}{piece}", w = TIME_W - 1)?;
+    }
+    Ok(())
 }
 
 /// Whether colours are allowed: `NO_COLOR` (any value) turns them off, as in most command-line tools.
@@ -65,16 +157,93 @@ fn no_color_unset() -> bool {
     std::env::var_os("NO_COLOR").is_none()
 }
 
+/// The filter of printed lines: `RUST_LOG` (e.g. `RUST_LOG=raft=debug`), else nothing.
+fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"))
+}
+
 /// Installs the log subscriber once per process, filtered by `RUST_LOG` (e.g. `RUST_LOG=raft=debug`).
 ///
 /// Output goes through the test harness's capture, so a passing test stays quiet. Colours are on
-/// when standard error is a terminal and `NO_COLOR` is unset.
+/// when standard error is a terminal and `NO_COLOR` is unset. `LAB_LOG=columns` prints each
+/// server's lines in a column of its own.
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(env_filter())
         .with_test_writer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && no_color_unset())
-        .event_format(SimFormat)
+        .event_format(SimFormat {
+            layout: Layout::from_env(),
+        })
         .try_init();
+}
+
+/// The subscriber of a run that records a timeline, set on the run's thread only: it prints
+/// what [`init_logging`]'s would (filtered by `RUST_LOG`), and hands every event, whatever
+/// `RUST_LOG` says, to the timeline.
+pub(crate) fn recording_subscriber() -> impl Subscriber + Send + Sync {
+    let print = tracing_subscriber::fmt::layer()
+        .with_test_writer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && no_color_unset())
+        .event_format(SimFormat {
+            layout: Layout::from_env(),
+        })
+        .with_filter(env_filter());
+    tracing_subscriber::registry().with(print).with(Capture)
+}
+
+/// Hands every event to the run's timeline as a log line of the node that logged it.
+struct Capture;
+
+impl<S: Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        // The tester's own lines are on the timeline already, as its actions.
+        if meta.target() == "tester" {
+            return;
+        }
+        let mut text = FieldText::default();
+        event.record(&mut text);
+        let level = match *meta.level() {
+            tracing::Level::ERROR => 1,
+            tracing::Level::WARN => 2,
+            tracing::Level::INFO => 3,
+            tracing::Level::DEBUG => 4,
+            tracing::Level::TRACE => 5,
+        };
+        super::timeline::log_line(level, meta.target(), text.finish());
+    }
+}
+
+/// An event's message, then its other fields as `name=value`.
+#[derive(Default)]
+struct FieldText {
+    message: String,
+    fields: String,
+}
+
+impl Visit for FieldText {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.fields.push_str(&format!(" {}={value}", field.name()));
+        }
+    }
+}
+
+impl FieldText {
+    fn finish(mut self) -> String {
+        self.message.push_str(&self.fields);
+        self.message
+    }
 }

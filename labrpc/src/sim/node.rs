@@ -55,7 +55,9 @@ impl Node {
             .node_names
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(name);
+            .push(name.clone());
+        drop(nodes);
+        super::timeline::node_started(id, &name);
         Node(id)
     }
 
@@ -163,6 +165,7 @@ impl Node {
             Arc::from("kill"),
             &[],
             self.0,
+            0,
         );
     }
 }

@@ -13,6 +13,7 @@ use tokio::runtime::Runtime;
 
 use super::context::{CTX, CURRENT, Ctx, PanicRecord, Shared, try_ctx};
 use super::node::{Node, NodeId};
+use super::timeline::{Recorder, Timeline};
 use super::trace::Tracer;
 use super::watchdog::{Monitor, Verdict, Watch};
 use crate::harness::{Failure, Options, Report, RunError};
@@ -102,6 +103,7 @@ where
         panic: Mutex::new(None),
         misuse: Mutex::new(None),
         node_names: Mutex::new(Vec::new()),
+        timeline: opts.timeline.then(|| Mutex::new(Recorder::default())),
     });
     let (tx, rx) = mpsc::channel();
     let thread_shared = shared.clone();
@@ -197,7 +199,15 @@ fn error(shared: &Shared, seed: u64, failure: Failure) -> RunError {
         seed,
         virtual_time: Duration::from_nanos(shared.monitor.vtime()),
         last_events,
+        timeline: take_timeline(shared, shared.monitor.vtime()).map(Box::new),
     }
+}
+
+/// The run's timeline up to `end_ns`, when it recorded one.
+fn take_timeline(shared: &Shared, end_ns: u64) -> Option<Timeline> {
+    let rec = shared.timeline.as_ref()?;
+    let mut r = rec.lock().unwrap_or_else(|e| e.into_inner());
+    Some(r.take(end_ns))
 }
 
 /// The body of the simulation thread.
@@ -212,6 +222,10 @@ where
 {
     shared.monitor.register_thread();
     let rt = build_runtime(opts.seed)?;
+    // A recording run captures its servers' log lines on this thread only.
+    let _capture = opts
+        .timeline
+        .then(|| tracing::subscriber::set_default(super::log::recording_subscriber()));
     // From here on the run's code executes on this thread: in a graded run, it opens no file.
     crate::harness::confine_if_graded();
     enter_context(&rt, opts.seed, &shared);
@@ -246,6 +260,7 @@ where
             virtual_time: vtime,
             wall_time: Duration::ZERO,
             event_list: tracer.list,
+            timeline: take_timeline(&shared, vtime.as_nanos() as u64),
         },
     ))
 }

@@ -197,10 +197,12 @@ pub fn record(label: &str, detail: &[u8]) {
         Arc::from(label),
         detail,
         node.id(),
+        0,
     );
 }
 
-/// Records an event of `node` (internal: the network and the nodes call this).
+/// Records an event of `node` (internal: the network and the nodes call this); `call` pairs the
+/// events of one RPC on the timeline (0 for none; see [`super::timeline`]).
 pub(crate) fn trace_event(
     kind: EventKind,
     from: Arc<str>,
@@ -208,10 +210,20 @@ pub(crate) fn trace_event(
     what: Arc<str>,
     bytes: &[u8],
     node: NodeId,
+    call: u64,
 ) {
     let c = ctx();
     let at_ns = c.now().as_nanos() as u64;
     c.shared.monitor.set_vtime(at_ns);
+    if c.shared.timeline.is_some() {
+        // The caller's other side, a server (a delivery's caller is its send's lane).
+        let peer: &str = match kind {
+            EventKind::Send | EventKind::DropRequest | EventKind::Fail => &to,
+            EventKind::Reply | EventKind::DropReply => &from,
+            EventKind::Deliver | EventKind::Crash | EventKind::User => "",
+        };
+        super::timeline::traced(kind, node, peer, &what, call);
+    }
     let ev = Event {
         at_ns,
         kind,
