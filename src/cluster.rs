@@ -9,10 +9,16 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use labrpc::sim::Node;
+use labrpc::sim::{Node, timeline};
 use labrpc::{ClientEnd, Network, Server};
 use raft::Persister;
 use tokio::time::Instant;
+
+/// Logs a tester action (target `tester`) and puts it on the run's timeline.
+pub fn note(text: &str) {
+    tracing::info!(target: "tester", "{text}");
+    timeline::action(text);
+}
 
 /// Whether the network loses, delays and reorders messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +197,7 @@ impl<M: Clone> Cluster<M> {
     /// of its persister for a later restart (Go's `crash1`, `ShutdownServer`).
     pub fn crash(&self, i: usize) {
         if self.lock().running[i].is_some() {
-            tracing::info!(target: "tester", "crash {}", self.server_name(i));
+            note(&format!("crash {}", self.server_name(i)));
         }
         self.disconnect(i);
         // Deleting the server before copying the persister means the server cannot answer a
@@ -225,6 +231,9 @@ impl<M: Clone> Cluster<M> {
                 .map(|j| format!("{}{i}->{j}#{g}", self.name.group))
                 .collect();
             let ends = self.make_ends(&names);
+            for name in &names {
+                timeline::end_owner(name, &self.server_name(i));
+            }
             st.end_names[i] = names;
             st.saved[i] = st.saved[i].copy();
             (ends, st.saved[i].clone())
@@ -268,7 +277,7 @@ impl<M: Clone> Cluster<M> {
 
     /// Attaches member `i` to the network again: both directions, to every attached member.
     pub fn connect(&self, i: usize) {
-        tracing::info!(target: "tester", "connect {}", self.server_name(i));
+        note(&format!("connect {}", self.server_name(i)));
         let mut st = self.lock();
         st.connected[i] = true;
         for j in 0..self.n {
@@ -282,7 +291,7 @@ impl<M: Clone> Cluster<M> {
     pub fn disconnect(&self, i: usize) {
         let mut st = self.lock();
         if st.connected[i] {
-            tracing::info!(target: "tester", "disconnect {}", self.server_name(i));
+            note(&format!("disconnect {}", self.server_name(i)));
         }
         st.connected[i] = false;
         for j in 0..self.n {
@@ -316,13 +325,17 @@ impl<M: Clone> Cluster<M> {
     /// (and their replies). The other direction is a link of its own. `connect` and
     /// `disconnect` of either member set it again.
     pub fn link(&self, from: usize, to: usize, link: Link) {
-        tracing::info!(
-            target: "tester",
+        note(&format!(
             "link {} -> {} {}",
             self.server_name(from),
             self.server_name(to),
             if link == Link::Up { "up" } else { "cut" }
-        );
+        ));
+        self.set_link(from, to, link);
+    }
+
+    /// [`link`](Self::link) without the note.
+    fn set_link(&self, from: usize, to: usize, link: Link) {
         let st = self.lock();
         if let Some(name) = st.end_names[from].get(to) {
             self.net.enable(name, link == Link::Up);
@@ -332,12 +345,13 @@ impl<M: Clone> Cluster<M> {
     /// Splits the members into `groups`: members of one group reach each other, and no one else.
     /// A member in no group is cut off from all (but counts as attached).
     pub fn partition(&self, groups: &[&[usize]]) {
+        note(&format!("partition {groups:?}"));
         let group_of = |i: usize| groups.iter().position(|g| g.contains(&i));
         for i in 0..self.n {
             self.lock().connected[i] = true;
             for j in (0..self.n).filter(|&j| j != i) {
                 let together = group_of(i).is_some() && group_of(i) == group_of(j);
-                self.link(i, j, if together { Link::Up } else { Link::Cut });
+                self.set_link(i, j, if together { Link::Up } else { Link::Cut });
             }
         }
     }
@@ -362,13 +376,21 @@ impl<M: Clone> Cluster<M> {
     }
 
     fn set_hold(&self, from: usize, to: usize, yes: bool) {
-        tracing::info!(target: "tester", "hold {} -> {} {yes}", self.server_name(from), self.server_name(to));
+        note(&format!(
+            "hold {} -> {} {yes}",
+            self.server_name(from),
+            self.server_name(to)
+        ));
         self.net.hold(&self.end_name(from, to), yes);
     }
 
     /// Lets the `n` oldest held calls from `from` to `to` go; returns how many went.
     pub fn release(&self, from: usize, to: usize, n: usize) -> usize {
-        tracing::info!(target: "tester", "release {n} {} -> {}", self.server_name(from), self.server_name(to));
+        note(&format!(
+            "release {n} {} -> {}",
+            self.server_name(from),
+            self.server_name(to)
+        ));
         self.net.release(&self.end_name(from, to), n)
     }
 
@@ -390,7 +412,11 @@ impl<M: Clone> Cluster<M> {
     }
 
     fn set_hold_replies(&self, from: usize, to: usize, yes: bool) {
-        tracing::info!(target: "tester", "hold replies {} -> {} {yes}", self.server_name(from), self.server_name(to));
+        note(&format!(
+            "hold replies {} -> {} {yes}",
+            self.server_name(from),
+            self.server_name(to)
+        ));
         self.net.hold_replies(&self.end_name(from, to), yes);
     }
 
@@ -411,7 +437,11 @@ impl<M: Clone> Cluster<M> {
     }
 
     fn set_lose_replies(&self, from: usize, to: usize, yes: bool) {
-        tracing::info!(target: "tester", "lose replies {} -> {} {yes}", self.server_name(from), self.server_name(to));
+        note(&format!(
+            "lose replies {} -> {} {yes}",
+            self.server_name(from),
+            self.server_name(to)
+        ));
         self.net.lose_replies(&self.end_name(from, to), yes);
     }
 
@@ -433,7 +463,11 @@ impl<M: Clone> Cluster<M> {
     /// Delivers a copy of every recorded request from `from` to `to` again, in order, dropping
     /// the replies: a network that duplicates messages. Returns how many were delivered.
     pub async fn replay(&self, from: usize, to: usize) -> usize {
-        tracing::info!(target: "tester", "replay {} -> {}", self.server_name(from), self.server_name(to));
+        note(&format!(
+            "replay {} -> {}",
+            self.server_name(from),
+            self.server_name(to)
+        ));
         self.net.replay(&self.end_name(from, to)).await
     }
 
@@ -466,6 +500,7 @@ impl<M: Clone> Cluster<M> {
 
     /// Marks the start of the measured part of a test.
     pub fn begin(&self, description: &str) {
+        note(&format!("begin: {description}"));
         *self.begun.lock().unwrap_or_else(|e| e.into_inner()) = Begin {
             description: description.to_string(),
             t0: Instant::now(),

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use kvraft::{Clerk, KvServer};
 use labrpc::harness::{self, TestRun};
-use labrpc::sim::{self, Node};
+use labrpc::sim::{self, Node, timeline};
 use labrpc::{Network, Server};
 use tokio::time::{Instant, sleep, sleep_until};
 
 pub use crate::cluster::Net;
-use crate::cluster::{Cluster, GroupName, Member};
+use crate::cluster::{Cluster, GroupName, Member, note};
 use crate::raft_tester::REPLAY_FLAGS;
 use lincheck::{self as lin, Annotation, History, OpKind};
 
@@ -170,7 +170,7 @@ impl KvCluster {
     /// Adds a note (a partition, a crash) to the history's visualization.
     pub fn annotate(&self, text: impl Into<String>) {
         let text = text.into();
-        tracing::info!(target: "tester", "{text}");
+        note(&text);
         self.history().annotations.push(Annotation {
             time: now_ns(),
             end: None,
@@ -216,6 +216,7 @@ impl KvCluster {
 
     /// (Re)starts server `i` with fresh ends and a copy of its persister.
     pub fn start_server(&self, i: usize) {
+        note(&format!("start {}", self.server_name(i)));
         let max = self.max_raft_state;
         self.start_member(i, |ends, persister| {
             let node = Node::new(self.server_name(i));
@@ -236,6 +237,11 @@ impl KvCluster {
             let state = self
                 .on(i, |kv| async move { kv.raft().get_state().await })
                 .await;
+            if let Some((term, leader)) = state
+                && timeline::is_recording()
+            {
+                timeline::observe_state(&self.server_name(i), term, leader);
+            }
             if let Some((_, true)) = state {
                 return Some(i);
             }
@@ -262,6 +268,9 @@ impl KvCluster {
             let id = st.next;
             st.next += 1;
             let names: Vec<String> = (0..self.n()).map(|j| format!("clerk{id}->{j}")).collect();
+            for name in &names {
+                timeline::end_owner(name, &format!("clerk-{id}"));
+            }
             st.ends.insert(id, names.clone());
             (id, names)
         };
@@ -283,11 +292,13 @@ impl KvCluster {
 
     /// Lets clerk `id` reach the servers `to`.
     pub fn connect_client(&self, id: u64, to: &[usize]) {
+        note(&format!("connect clerk-{id} to {to:?}"));
         self.set_client_links(id, to, true);
     }
 
     /// Cuts clerk `id` off from the servers `from`.
     pub fn disconnect_client(&self, id: u64, from: &[usize]) {
+        note(&format!("disconnect clerk-{id} from {from:?}"));
         self.set_client_links(id, from, false);
     }
 
@@ -342,6 +353,7 @@ impl TestClerk {
         key: &str,
         value: &str,
         f: impl FnOnce(Clerk) -> Fut,
+        describe: fn(&T) -> String,
     ) -> T
     where
         T: Send + 'static,
@@ -360,6 +372,14 @@ impl TestClerk {
             });
             h.ops.len() - 1
         };
+        let op = timeline::op(
+            &format!("clerk-{}", self.id),
+            &match kind {
+                OpKind::Get => format!("get({key})"),
+                OpKind::Put => format!("put({key}, {})", brief(value)),
+                OpKind::Append => format!("append({key}, {})", brief(value)),
+            },
+        );
         let clerk = self
             .clerk
             .take()
@@ -372,7 +392,9 @@ impl TestClerk {
             .expect("the clerk's task was aborted");
         self.clerk = Some(clerk);
         self.cfg.history().ops[index].ret = Some(now_ns());
-        let _ = index;
+        if timeline::is_recording() {
+            op.done(&describe(&v));
+        }
         v
     }
 
@@ -380,10 +402,16 @@ impl TestClerk {
     pub async fn get(&mut self, key: &str) -> String {
         let k = key.to_string();
         let v: String = self
-            .run(OpKind::Get, key, "", |mut ck| async move {
-                let v = ck.get(&k).await;
-                (ck, v)
-            })
+            .run(
+                OpKind::Get,
+                key,
+                "",
+                |mut ck| async move {
+                    let v = ck.get(&k).await;
+                    (ck, v)
+                },
+                |v: &String| brief(v),
+            )
             .await;
         let mut h = self.cfg.history();
         if let Some(op) = h.ops.iter_mut().rev().find(|o| o.client == self.id) {
@@ -395,22 +423,44 @@ impl TestClerk {
     /// `Clerk::put`, recorded.
     pub async fn put(&mut self, key: &str, value: &str) {
         let (k, v) = (key.to_string(), value.to_string());
-        self.run(OpKind::Put, key, value, |mut ck| async move {
-            ck.put(&k, &v).await;
-            (ck, ())
-        })
+        self.run(
+            OpKind::Put,
+            key,
+            value,
+            |mut ck| async move {
+                ck.put(&k, &v).await;
+                (ck, ())
+            },
+            |_| String::new(),
+        )
         .await
     }
 
     /// `Clerk::append`, recorded.
     pub async fn append(&mut self, key: &str, value: &str) {
         let (k, v) = (key.to_string(), value.to_string());
-        self.run(OpKind::Append, key, value, |mut ck| async move {
-            ck.append(&k, &v).await;
-            (ck, ())
-        })
+        self.run(
+            OpKind::Append,
+            key,
+            value,
+            |mut ck| async move {
+                ck.append(&k, &v).await;
+                (ck, ())
+            },
+            |_| String::new(),
+        )
         .await
     }
+}
+
+/// A value as the timeline shows it: its start, and its length when it is long (append
+/// values grow to thousands of characters).
+fn brief(v: &str) -> String {
+    if v.chars().count() <= 40 {
+        return format!("{v:?}");
+    }
+    let start: String = v.chars().take(32).collect();
+    format!("{start:?}… ({} chars)", v.chars().count())
 }
 
 /// Checks that a Get of `key` returns `value`.

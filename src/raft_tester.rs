@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use labrpc::harness::TestRun;
-use labrpc::sim::{self, Node};
+use labrpc::sim::{self, Node, timeline};
 use labrpc::{Network, Server};
 use raft::{APPLY_CHANNEL_CAPACITY, ApplyMsg, Raft};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 
-use crate::cluster::{Cluster, GroupName, Member};
+use crate::cluster::{Cluster, GroupName, Member, note};
 pub use crate::cluster::{Link, Net, Reordering};
 
 /// The election timeout the tests reason with (Go's `RaftElectionTimeout`).
@@ -193,7 +193,7 @@ impl RaftCluster {
     /// service restores the snapshot saved there, if any.
     pub fn start1(&self, i: usize) {
         self.crash(i);
-        tracing::info!(target: "tester", "start {}", self.server_name(i));
+        note(&format!("start {}", self.server_name(i)));
         self.start_member(i, |ends, persister| {
             self.lock().last_applied[i] = 0;
             let snapshot = persister.read_snapshot();
@@ -282,6 +282,9 @@ impl RaftCluster {
                 index - 1
             );
         }
+        if timeline::is_recording() {
+            timeline::applied(&self.server_name(i), index, &show(&command));
+        }
         st.logs[i].insert(index, command);
         st.max_index = st.max_index.max(index);
         st.last_applied[i] = index;
@@ -316,6 +319,10 @@ impl RaftCluster {
             .filter_map(|(j, c)| Some((j as u64, c?)))
             .collect();
         st.last_applied[i] = last;
+        timeline::observe(
+            &self.server_name(i),
+            &format!("snapshot installed, up to index {last}"),
+        );
         Ok(())
     }
 
@@ -367,7 +374,13 @@ impl RaftCluster {
 
     /// `Raft::get_state` of peer `i`, or `None` if it is crashed.
     pub async fn get_state(&self, i: usize) -> Option<(u64, bool)> {
-        self.on(i, |rf| async move { rf.get_state().await }).await
+        let state = self.on(i, |rf| async move { rf.get_state().await }).await;
+        if let Some((term, leader)) = state
+            && timeline::is_recording()
+        {
+            timeline::observe_state(&self.server_name(i), term, leader);
+        }
+        state
     }
 
     /// `Raft::start` on peer `i`, or `None` if it is crashed.
@@ -396,6 +409,7 @@ impl RaftCluster {
     /// Checks that exactly one connected peer claims leadership in the latest term, retrying for
     /// a while; returns that leader.
     pub async fn check_one_leader(&self) -> usize {
+        let check = timeline::check("check_one_leader");
         for _ in 0..10 {
             sleep(Duration::from_millis(450 + sim::random_range(0..100))).await;
             let mut leaders: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
@@ -411,7 +425,8 @@ impl RaftCluster {
                     panic!("term {term} has {} (>1) leaders: servers {ls:?}", ls.len());
                 }
             }
-            if let Some((_, ls)) = leaders.last_key_value() {
+            if let Some((term, ls)) = leaders.last_key_value() {
+                check.pass(&format!("{} leads term {term}", self.server_name(ls[0])));
                 return ls[0];
             }
         }
@@ -420,6 +435,7 @@ impl RaftCluster {
 
     /// Checks that all connected peers agree on the term; returns it.
     pub async fn check_terms(&self) -> u64 {
+        let check = timeline::check("check_terms");
         let mut term = None;
         for i in 0..self.n() {
             if self.is_connected(i)
@@ -434,11 +450,14 @@ impl RaftCluster {
                 }
             }
         }
-        term.unwrap_or(0)
+        let term = term.unwrap_or(0);
+        check.pass(&format!("all in term {term}"));
+        term
     }
 
     /// Checks that no connected peer thinks it is the leader.
     pub async fn check_no_leader(&self) {
+        let _check = timeline::check("check_no_leader");
         for i in 0..self.n() {
             if self.is_connected(i)
                 && let Some((_, true)) = self.get_state(i).await
@@ -475,6 +494,7 @@ impl RaftCluster {
 
     /// Waits for at least `n` peers to apply `index`; `None` if a peer moved past `start_term`.
     pub async fn wait(&self, index: u64, n: usize, start_term: Option<u64>) -> Option<Vec<u8>> {
+        let check = timeline::check(&format!("wait for {n} to apply index {index}"));
         let mut to = Duration::from_millis(10);
         for _ in 0..30 {
             if self.n_committed(index).0 >= n {
@@ -489,6 +509,7 @@ impl RaftCluster {
                     if let Some((t, _)) = self.get_state(i).await
                         && t > start
                     {
+                        check.pass(&format!("server {i} moved on to term {t}"));
                         return None; // someone has moved on; the test can't expect success
                     }
                 }
@@ -498,6 +519,7 @@ impl RaftCluster {
         if nd < n {
             panic!("only {nd} decided for index {index}; wanted {n}");
         }
+        check.pass(&format!("{nd} applied it"));
         c
     }
 
@@ -505,6 +527,7 @@ impl RaftCluster {
     /// index; returns that index. With `Retry::Yes`, a leader that fails to commit is not fatal:
     /// the command is submitted again, for up to 10 s.
     pub async fn one(&self, command: Vec<u8>, expected: usize, retry: Retry) -> u64 {
+        let check = timeline::check(&format!("one({}) on {expected}", show(&command)));
         let t0 = Instant::now();
         let mut starts = 0;
         while t0.elapsed() < Duration::from_secs(10) {
@@ -526,6 +549,7 @@ impl RaftCluster {
             while t1.elapsed() < Duration::from_secs(2) {
                 let (nd, c) = self.n_committed(index);
                 if nd > 0 && nd >= expected && c.as_deref() == Some(&command[..]) {
+                    check.pass(&format!("index {index}, on {nd}"));
                     return index;
                 }
                 sleep(Duration::from_millis(20)).await;

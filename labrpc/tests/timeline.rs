@@ -302,7 +302,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on `page` with `args`; returns its standard output.
-fn run_chromium(chromium: &Path, page: &Path, args: &[&str]) -> String {
+fn run_chromium(chromium: &Path, page: &Path, args: &[&str], hash: &str) -> String {
     let profile = page.with_file_name("chromium-profile");
     let out = Command::new(chromium)
         .args([
@@ -313,7 +313,10 @@ fn run_chromium(chromium: &Path, page: &Path, args: &[&str]) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
-        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
+        .arg(format!(
+            "file://{}{hash}",
+            page.canonicalize().unwrap().display()
+        ))
         .output()
         .expect("could not run chromium");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -332,6 +335,7 @@ fn chromium_draws_the_page() {
         &chromium,
         &page,
         &["--dump-dom", "--virtual-time-budget=3000"],
+        "#selftest",
     );
     assert!(
         !dom.contains("class=\"script-error\"") && !dom.contains("data-error="),
@@ -341,6 +345,13 @@ fn chromium_draws_the_page() {
     assert!(
         dom.contains("data-rendered=\"5\""),
         "the page did not draw its 5 lanes (tester, 3 servers, a clerk): {}",
+        &dom[..dom.len().min(600)]
+    );
+    // The self-test showed the details of each kind of event (all but crashes and user events),
+    // searched, zoomed and clicked.
+    assert!(
+        dom.contains("data-selftest=\"19 kinds\""),
+        "{}",
         &dom[..dom.len().min(600)]
     );
     let shot = page.with_file_name("screenshot.png");
@@ -353,6 +364,7 @@ fn chromium_draws_the_page() {
             "--window-size=1400,900",
             "--virtual-time-budget=3000",
         ],
+        "",
     );
     let png = std::fs::read(&shot).expect("no screenshot");
     assert_eq!(&png[1..4], b"PNG");

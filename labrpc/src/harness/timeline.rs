@@ -106,6 +106,19 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     let logs: Vec<_> = tl.logs.iter().filter(|l| l.at_ns >= from).collect();
     let cut_events = tl.events.len() - events.len();
     let cut_logs = tl.logs.len() - logs.len();
+    // Only the strings the kept events and lines use, renumbered.
+    let mut renumber = vec![u32::MAX; tl.strings.len()];
+    let mut kept_strings: Vec<String> = Vec::new();
+    let mut string = |i: u32| -> i64 {
+        let slot = &mut renumber[i as usize];
+        if *slot == u32::MAX {
+            *slot = kept_strings.len() as u32;
+            kept_strings.push(tl.strings[i as usize].clone());
+        }
+        i64::from(*slot)
+    };
+    let texts: Vec<i64> = events.iter().map(|e| string(e.text)).collect();
+    let targets: Vec<i64> = logs.iter().map(|l| string(l.target)).collect();
 
     let mut d = String::with_capacity(events.len() * 24 + 4096);
     let js = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
@@ -136,7 +149,7 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
         d.push_str("],");
     };
     strings(&mut d, "lanes", &tl.lanes);
-    strings(&mut d, "strings", &tl.strings);
+    strings(&mut d, "strings", &kept_strings);
     let kinds: Vec<String> = KINDS.iter().map(|k| format!("{k:?}")).collect();
     strings(&mut d, "kinds", &kinds);
     // Columns of numbers; times (µs) and ids as differences from the previous one.
@@ -158,7 +171,7 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     );
     column(&mut d, "i", ev.iter().map(|e| e.id as i64), true);
     column(&mut d, "n", ev.iter().map(|e| e.num as i64), false);
-    column(&mut d, "s", ev.iter().map(|e| i64::from(e.text)), false);
+    column(&mut d, "s", texts.into_iter(), false);
     d.pop();
     d.push_str("},\"logs\":{");
     column(
@@ -169,7 +182,7 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     );
     column(&mut d, "l", logs.iter().map(|l| i64::from(l.lane)), false);
     column(&mut d, "v", logs.iter().map(|l| i64::from(l.level)), false);
-    column(&mut d, "g", logs.iter().map(|l| i64::from(l.target)), false);
+    column(&mut d, "g", targets.into_iter(), false);
     let texts: Vec<String> = logs.iter().map(|l| l.text.clone()).collect();
     strings(&mut d, "x", &texts);
     d.pop();

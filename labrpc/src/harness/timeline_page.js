@@ -2,6 +2,7 @@
 // The timeline of one simulated run, drawn on a canvas: one lane per server along virtual time.
 // Times are microseconds of virtual time.
 (function () {
+  var started = performance.now();
   var D = JSON.parse(document.getElementById('data').textContent);
   var $ = function (id) { return document.getElementById(id); };
   var K = {};
@@ -33,7 +34,9 @@
     return ka !== kb ? ka - kb : natural(D.lanes[a], D.lanes[b]);
   });
   var laneOn = D.lanes.map(function () { return true; });
-  var LANE_H = [58, 66, 40];
+  var clerkCount = order.filter(function (l) { return laneKind(D.lanes[l]) === 2; }).length;
+  var MANY_CLERKS = 8;
+  var LANE_H = [58, 66, clerkCount > MANY_CLERKS ? 24 : 40];
   var laneY = [], laneH = [];
 
   // ----- Calls: each call's send, delivery, handler end and outcome, by id -----
@@ -68,13 +71,16 @@
     }
   }
   var methods = Object.keys(methodSet).sort();
-  var PALETTE = ['#2563eb', '#9333ea', '#0d9488', '#ea580c', '#db2777', '#65a30d', '#0891b2', '#7c3aed', '#b45309', '#4f46e5'];
+  // Raft's RPCs keep their colours; the others take the rest in turn.
+  var PALETTE = ['#ea580c', '#0d9488', '#db2777', '#65a30d', '#b45309', '#0891b2', '#4f46e5', '#be123c'];
+  var other = 0;
   var methodColor = {}, methodOn = {};
   methods.forEach(function (m, j) {
-    var c = PALETTE[j % PALETTE.length];
+    var c;
     if (/AppendEntries/.test(m)) c = '#2563eb';
     else if (/RequestVote/.test(m)) c = '#9333ea';
-    else if (/InstallSnapshot/.test(m)) c = '#0d9488';
+    else if (/InstallSnapshot/.test(m)) c = '#16a34a';
+    else c = PALETTE[other++ % PALETTE.length];
     methodColor[m] = c; methodOn[m] = true;
   });
 
@@ -250,6 +256,7 @@
   }
 
   function paint() {
+    var t = performance.now();
     layout();
     ctx.clearRect(0, 0, W, H);
     ctx.font = '11px system-ui, sans-serif';
@@ -279,8 +286,8 @@
     axis();
     ctx.save();
     ctx.beginPath(); ctx.rect(GUTTER, 0, W - GUTTER, H); ctx.clip();
-    vis.forEach(function (l) { roleBand(l); });
     drawArrows();
+    vis.forEach(function (l) { roleBand(l); });
     drawEvents();
     drawSpans();
     if ($('showLogs').checked) drawLogs();
@@ -300,7 +307,10 @@
       ctx.fillText(kind === 0 ? 'actions, checks' : kind === 2 ? 'operations' : (b && b.term !== null ? 'T' + b.term + ' ' : '') + (b && b.role ? b.role : ''), 10, laneY[l] + 33);
     });
     $('range').textContent = fmt(view.t0) + ' – ' + fmt(view.t1);
+    // For tests and measurements: lanes drawn, time of this paint and since the script started.
     document.body.dataset.rendered = String(vis.length);
+    document.body.dataset.paintMs = (performance.now() - t).toFixed(1);
+    if (!document.body.dataset.loadMs) document.body.dataset.loadMs = (performance.now() - started).toFixed(1);
   }
 
   function hatch(x, y, w, h) {
@@ -386,15 +396,23 @@
     var many = visibleArrows.length > 4000;
     Object.keys(byColor).forEach(function (key) {
       var list = byColor[key], rep = key[key.length - 1] === 'r';
+      if (many) { // one line per pixel and pair of lanes: zoomed out, the rest would overdraw it
+        var seen = new Set();
+        list = list.filter(function (a) {
+          var k = Math.round(X(a.t0)) * 4096 + Math.round(X(a.t1)) + (a.l0 * 512 + a.l1) * 1e8 + (a.lost ? 0.5 : 0);
+          if (seen.has(k)) return false;
+          seen.add(k);
+          return true;
+        });
+      }
       ctx.strokeStyle = key.slice(0, -1);
-      ctx.globalAlpha = many ? 0.35 : rep ? 0.5 : 0.85;
+      ctx.globalAlpha = many ? (rep ? 0.12 : 0.3) : rep ? 0.5 : 0.85;
       ctx.lineWidth = rep ? 0.8 : 1.2;
       ctx.setLineDash(rep ? [3, 3] : []);
       ctx.beginPath();
       list.forEach(function (a) {
-        var x0 = X(a.t0), y0 = mid(a.l0), x1 = X(a.t1), y1 = mid(a.l1);
-        if (a.lost) { x1 = (x0 + x1) / 2 + 0.5 * Math.max(0, 12 - Math.abs(x1 - x0)); y1 = (y0 + y1) / 2; }
-        ctx.moveTo(x0, y0); ctx.lineTo(x1, y1);
+        var p = ends(a);
+        ctx.moveTo(p[0], p[1]); ctx.lineTo(p[2], p[3]);
       });
       ctx.stroke();
       if (!many) { // arrow heads
@@ -405,12 +423,21 @@
     ctx.setLineDash([]); ctx.globalAlpha = 1; ctx.lineWidth = 1;
     ctx.strokeStyle = '#dc2626'; ctx.lineWidth = 2;
     ctx.beginPath();
+    var crosses = new Set();
     lost.forEach(function (a) { // a red cross where a lost message vanished
-      var x0 = X(a.t0), y0 = mid(a.l0), x1 = X(a.t1), y1 = mid(a.l1);
-      var x = (x0 + x1) / 2 + 0.5 * Math.max(0, 12 - Math.abs(x1 - x0)), y = (y0 + y1) / 2;
+      var p = ends(a), x = p[2], y = p[3];
+      var ck = Math.round(x / 3) * 1e5 + Math.round(y / 3);
+      if (crosses.has(ck)) return;
+      crosses.add(ck);
       ctx.moveTo(x - 4, y - 4); ctx.lineTo(x + 4, y + 4); ctx.moveTo(x + 4, y - 4); ctx.lineTo(x - 4, y + 4);
     });
     ctx.stroke(); ctx.lineWidth = 1;
+  }
+  // Where an arrow starts and ends; a lost message ends at the edge of the lane it never reached.
+  function ends(a) {
+    var x0 = X(a.t0), y0 = mid(a.l0), x1 = X(a.t1), y1 = mid(a.l1);
+    if (a.lost) y1 = y1 > y0 ? laneY[a.l1] + 3 : laneY[a.l1] + laneH[a.l1] - 3;
+    return [x0, y0, x1, y1];
   }
   function head(x0, y0, x1, y1) {
     var a = Math.atan2(y1 - y0, x1 - x0), s = 6;
@@ -458,37 +485,53 @@
     }
   }
 
-  // Checks on the tester's lane and clerks' operations, as bars from begin to end.
+  // Checks on the tester's lane and clerks' operations, as bars from begin to end, drawn in
+  // batches by colour (thousands of operations stay fast); labels where they fit.
   function drawSpans() {
+    var bars = {}, labels = [];
     function bar(b, e, row, color, label) {
       var l = el[b];
       if (!shown(l)) return;
       var t0 = et[b], t1 = e >= 0 ? et[e] : END;
       if (t1 < view.t0 || t0 > view.t1) return;
       var x0 = Math.max(GUTTER - 2, X(t0)), x1 = Math.min(W + 2, X(t1));
-      var y = laneY[l] + row;
-      ctx.fillStyle = color; ctx.globalAlpha = 0.22; ctx.fillRect(x0, y, Math.max(2, x1 - x0), 12); ctx.globalAlpha = 1;
-      ctx.fillStyle = color; ctx.fillRect(x0, y, 2, 12);
-      if (x1 - x0 > 30) { ctx.fillStyle = '#111827'; ctx.fillText(clip(label, x1 - x0 - 8), x0 + 5, y + 10); }
+      (bars[color] = bars[color] || []).push([x0, laneY[l] + row, Math.max(2, x1 - x0)]);
+      if (x1 - x0 > 30) labels.push([label, x0, x1, laneY[l] + row]);
     }
     checks.forEach(function (c) {
       var failed = c.e < 0 || en[c.e] === 0;
-      var label = S[es[c.b]] + (c.e >= 0 && S[es[c.e]] ? ' → ' + S[es[c.e]] : '');
-      bar(c.b, c.e, 24, failed ? '#dc2626' : '#16a34a', label);
+      bar(c.b, c.e, 24, failed ? '#dc2626' : '#16a34a', c);
     });
-    ops.forEach(function (o) {
-      var label = S[es[o.b]] + (o.e >= 0 && S[es[o.e]] ? ' → ' + S[es[o.e]] : '');
-      bar(o.b, o.e, 6, o.e < 0 ? '#dc2626' : '#0891b2', label);
+    ops.forEach(function (o) { bar(o.b, o.e, 6, o.e < 0 ? '#dc2626' : '#0891b2', o); });
+    Object.keys(bars).forEach(function (color) {
+      ctx.fillStyle = color;
+      ctx.globalAlpha = 0.22;
+      ctx.beginPath();
+      bars[color].forEach(function (r) { ctx.rect(r[0], r[1], r[2], 12); });
+      ctx.fill();
+      ctx.globalAlpha = 1;
+      ctx.beginPath();
+      bars[color].forEach(function (r) { ctx.rect(r[0], r[1], 2, 12); });
+      ctx.fill();
+    });
+    ctx.fillStyle = '#111827';
+    labels.forEach(function (x) {
+      var s = x[0], text = S[es[s.b]] + (s.e >= 0 && S[es[s.e]] ? ' → ' + S[es[s.e]] : '');
+      ctx.fillText(clip(text, x[2] - x[1] - 8), x[1] + 5, x[3] + 10);
     });
   }
 
   var LEVEL_COLOR = ['#000', '#dc2626', '#d97706', '#2563eb', '#64748b', '#cbd5e1'];
   function drawLogs() {
     var j0 = firstAt(lt, NL, view.t0), j1 = firstAt(lt, NL, view.t1 + 1);
+    var last = {}; // lane -> last pixel and kind drawn
     for (var j = j0; j < j1; j++) {
       var l = ll[j];
       if (!shown(l)) continue;
       var x = X(lt[j]), y = laneY[l] + laneH[l] - 10;
+      var key = Math.round(x) * 16 + (matches ? matches[j] : lv[j]);
+      if (last[l] === key) continue;
+      last[l] = key;
       if (matches) {
         if (!matches[j]) { ctx.fillStyle = '#e5e7eb'; ctx.fillRect(x, y + 2, 1, 5); continue; }
         ctx.fillStyle = '#eab308'; ctx.fillRect(x - 1.5, y - 4, 3, 12);
@@ -606,9 +649,8 @@
       });
     }
     visibleArrows.forEach(function (a) {
-      var x0 = X(a.t0), y0 = mid(a.l0), x1 = X(a.t1), y1 = mid(a.l1);
-      if (a.lost) { x1 = (x0 + x1) / 2; y1 = (y0 + y1) / 2; }
-      var d = segDist(px, py, x0, y0, x1, y1);
+      var p = ends(a);
+      var d = segDist(px, py, p[0], p[1], p[2], p[3]);
       if (d < bd) { bd = d; best = function () { showCall(a.id); }; }
     });
     if (best) best();
@@ -695,13 +737,23 @@
     c.onclick = function () { methodOn[m] = !methodOn[m]; c.classList.toggle('off', !methodOn[m]); draw(); };
     $('methods').appendChild(c);
   });
-  order.forEach(function (l) {
+  function laneChip(text, lanes) {
     var c = document.createElement('span');
     c.className = 'chip';
-    c.textContent = D.lanes[l];
-    c.onclick = function () { laneOn[l] = !laneOn[l]; c.classList.toggle('off', !laneOn[l]); draw(); };
+    c.textContent = text;
+    c.onclick = function () {
+      var on = !laneOn[lanes[0]];
+      lanes.forEach(function (l) { laneOn[l] = on; });
+      c.classList.toggle('off', !on);
+      draw();
+    };
     $('lanesFilter').appendChild(c);
+  }
+  order.forEach(function (l) {
+    if (laneKind(D.lanes[l]) !== 2 || clerkCount <= MANY_CLERKS) laneChip(D.lanes[l], [l]);
   });
+  if (clerkCount > MANY_CLERKS)
+    laneChip('all ' + clerkCount + ' clerks', order.filter(function (l) { return laneKind(D.lanes[l]) === 2; }));
   function sw(svg, text) { return '<span><svg width="22" height="14">' + svg + '</svg>' + text + '</span>'; }
   $('legend').innerHTML =
     sw('<rect x="1" y="3" width="20" height="8" fill="#f59e0b"/>', 'leader') +
@@ -716,6 +768,24 @@
     sw('<rect x="1" y="1" width="20" height="12" fill="rgba(220,38,38,.15)"/>', 'cut off') +
     sw('<rect x="1" y="1" width="20" height="12" fill="rgba(59,130,246,.15)"/>', 'partition') +
     sw('<rect x="10" y="3" width="1" height="8" fill="#64748b"/>', 'log line');
+
+  // `#selftest` (the test suite's): show the details of one event of each kind, a call, a log
+  // line and a check, search, zoom and pick, then say so in the DOM.
+  function selfTest() {
+    var seen = {};
+    for (var j = 0; j < NE; j++) if (!seen[ek[j]]) { seen[ek[j]] = true; showEvent(j); }
+    if (arrows.length) showCall(arrows[0].id);
+    if (NL) showLog(NL - 1);
+    if (checks.length) showSpan(checks[0].b, checks[0].e, 'check');
+    if (ops.length) showSpan(ops[0].b, ops[0].e, 'operation');
+    $('search').value = NL ? lx[0].split(' ')[0] : 'x';
+    runSearch();
+    zoom(0.5); zoom(2);
+    paint();
+    for (var y = AXIS; y < H; y += 11) for (var x = GUTTER; x < W; x += W / 7) pick(x, y);
+    document.body.dataset.selftest = Object.keys(seen).length + ' kinds';
+  }
+  if (location.hash === '#selftest') selfTest();
 
   if (D.failure && END - START > 3e6) setView(Math.max(START, END - 3e6), END);
   else setView(START, END);

@@ -82,7 +82,8 @@ where
             let mut text = String::new();
             ctx.format_fields(Writer::new(&mut text), event)?;
             let line = format!("{node} {} {text}", short_level(meta.level()));
-            return write_columns(&mut w, column, columns, &line);
+            let time = super::fmt_time(super::now().as_nanos() as u64);
+            return w.write_str(&in_column(&time, column, columns, terminal_width(), &line));
         }
         if let Some(node) = log_prefix() {
             let t = super::fmt_time(super::now().as_nanos() as u64);
@@ -133,23 +134,27 @@ fn short_level(l: &tracing::Level) -> &'static str {
 /// Width of the time at the start of a column line.
 const TIME_W: usize = 12;
 
-/// Writes `line` in column `column` of `columns`, wrapped to the column's width (the terminal's
-/// `COLUMNS`, else 200 characters, shared by the columns).
-fn write_columns(w: &mut Writer<'_>, column: usize, columns: usize, line: &str) -> fmt::Result {
-    let width = std::env::var("COLUMNS")
+/// The terminal's width: `COLUMNS`, else 200 characters.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(200);
+        .unwrap_or(200)
+}
+
+/// `line` at `time`, in column `column` of `columns` sharing `width` characters after the time,
+/// wrapped to the column's width: one or more lines, each ending in a newline.
+fn in_column(time: &str, column: usize, columns: usize, width: usize, line: &str) -> String {
     let col_w = (width.saturating_sub(TIME_W) / columns.max(1)).max(16);
     let indent = " ".repeat(col_w * column);
     let chars: Vec<char> = line.chars().collect();
-    let t = super::fmt_time(super::now().as_nanos() as u64);
+    let mut out = String::new();
     for (i, chunk) in chars.chunks(col_w - 1).enumerate() {
         let piece: String = chunk.iter().collect();
-        let time = if i == 0 { t.as_str() } else { "" };
-        writeln!(w, "{time:>w$} {indent}{piece}", w = TIME_W - 1)?;
+        let time = if i == 0 { time } else { "" };
+        out.push_str(&format!("{time:>w$} {indent}{piece}\n", w = TIME_W - 1));
     }
-    Ok(())
+    out
 }
 
 /// Whether colours are allowed: `NO_COLOR` (any value) turns them off, as in most command-line tools.
@@ -245,5 +250,33 @@ impl FieldText {
     fn finish(mut self) -> String {
         self.message.push_str(&self.fields);
         self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{column_of, in_column};
+
+    #[test]
+    fn servers_get_columns_by_number_and_the_tester_and_clerks_the_first() {
+        assert_eq!(column_of("tester"), 0);
+        assert_eq!(column_of("clerk-3"), 0);
+        assert_eq!(column_of("raft-0"), 1);
+        assert_eq!(column_of("raft-4"), 5);
+        assert_eq!(column_of("g1-kv-2"), 3);
+        assert_eq!(column_of("junk"), 0);
+    }
+
+    #[test]
+    fn a_line_goes_in_its_column_and_wraps_there() {
+        // 3 columns of (72 - 12) / 3 = 20 characters.
+        let out = in_column("1.000000s", 2, 3, 72, "T3 leader DEBG a message that wraps");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(
+            lines[0],
+            format!("  1.000000s {}T3 leader DEBG a me", " ".repeat(40))
+        );
+        assert_eq!(lines[1], format!("{}ssage that wraps", " ".repeat(12 + 40)));
     }
 }
