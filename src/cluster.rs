@@ -536,10 +536,71 @@ impl<M: Clone> Cluster<M> {
 #[cfg(test)]
 mod tests {
     use labrpc::harness::{self, Options};
-    use labrpc::sim::Node;
+    use labrpc::sim::{Kind, Node};
     use labrpc::{Network, Server};
 
     use super::{Cluster, GroupName, Member};
+
+    /// Three members of a group called `kv`, started and connected.
+    fn three(net: &Network) -> Cluster<()> {
+        let name = GroupName {
+            group: String::new(),
+            kind: "kv",
+        };
+        let c = Cluster::new(net, name, 3, |_: &()| {});
+        for i in 0..3 {
+            c.start_member(i, |_, _| {
+                let node = Node::new(c.server_name(i));
+                (Member { handle: (), node }, Server::new())
+            });
+        }
+        c.connect_all();
+        c
+    }
+
+    /// A recorded run shows the tester's actions on its lane, and a partition's link changes
+    /// on the lanes of the members whose ends they are.
+    #[test]
+    fn the_timeline_shows_actions_and_links_on_their_lanes() {
+        let opts = Options {
+            timeline: true,
+            ..Options::with_seed(1)
+        };
+        let (_, report) = harness::run(opts, || async {
+            let net = Network::new();
+            let c = three(&net);
+            c.partition(&[&[0, 1], &[2]]);
+            c.crash(1);
+        })
+        .expect("the simulated run failed");
+        let tl = report.timeline.expect("no timeline");
+        let lane = |n: &str| tl.lanes.iter().position(|l| l == n).unwrap() as u32;
+        let text = |i: u32| tl.strings[i as usize].as_str();
+        let actions: Vec<&str> = tl
+            .events
+            .iter()
+            .filter(|e| e.kind == Kind::Action)
+            .map(|e| text(e.text))
+            .collect();
+        assert!(actions.contains(&"partition [[0, 1], [2]]"), "{actions:?}");
+        assert!(actions.contains(&"crash kv-1"), "{actions:?}");
+        // kv-2's ends to kv-0 and kv-1 were cut, on kv-2's lane, towards their servers.
+        let cut: Vec<u32> = tl
+            .events
+            .iter()
+            .filter(|e| e.kind == Kind::Link && e.num == 0 && e.lane == lane("kv-2"))
+            .filter_map(|e| e.peer)
+            .collect();
+        assert!(
+            cut.contains(&lane("kv-0")) && cut.contains(&lane("kv-1")),
+            "{cut:?}"
+        );
+        assert!(
+            tl.events
+                .iter()
+                .any(|e| e.kind == Kind::Crash && e.lane == lane("kv-1"))
+        );
+    }
 
     /// Two groups share a network: their names carry the group, so their ends and servers do
     /// not clash, and a crash in one leaves the other alone.

@@ -3,6 +3,9 @@
 //! [`TestRun`] is the one entry point of a simulated test (seed, determinism check, summary line,
 //! replay command, the grader's completion report); [`run`] is the bare run underneath, for tests
 //! of the framework itself. Graded code may use none of this: the student lints disallow it.
+//!
+//! A run started with [`Options::timeline`] hands back its [`Timeline`](crate::sim::Timeline)
+//! (also when it fails); [`save_timeline`] writes it as one self-contained HTML page.
 
 mod batch;
 mod grader;

@@ -49,29 +49,13 @@ fn page_path(target: &std::path::Path, info: &TimelineInfo) -> PathBuf {
     ))
 }
 
-/// Whether events of this kind are many (network, applied entries, observations): those a
-/// page too big for its budget leaves out before its window. The others are always kept.
-fn bulky(k: Kind) -> bool {
-    !matches!(
-        k,
-        Kind::Crash
-            | Kind::Start
-            | Kind::Label
-            | Kind::Link
-            | Kind::Server
-            | Kind::Action
-            | Kind::CheckBegin
-            | Kind::CheckEnd
-    )
-}
-
 /// The start of the window that fits `budget` bytes, counting back from the end: 0 when the
 /// whole run fits. Estimates what each event and log line adds to the page.
 fn window_start(tl: &Timeline, budget: usize) -> u64 {
     let mut times: Vec<(u64, usize)> = tl
         .events
         .iter()
-        .filter(|e| bulky(e.kind))
+        .filter(|e| e.kind.is_frequent())
         .map(|e| (e.at_ns, 24))
         .chain(
             tl.logs
@@ -101,7 +85,7 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     let events: Vec<&TimelineEvent> = tl
         .events
         .iter()
-        .filter(|e| e.at_ns >= from || !bulky(e.kind))
+        .filter(|e| e.at_ns >= from || !e.kind.is_frequent())
         .collect();
     let logs: Vec<_> = tl.logs.iter().filter(|l| l.at_ns >= from).collect();
     let cut_events = tl.events.len() - events.len();
@@ -134,9 +118,10 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     let _ = write!(
         d,
         "\"window\":{{\"from\":{},\"cutEvents\":{cut_events},\"cutLogs\":{cut_logs},\
-         \"logsDropped\":{}}},",
+         \"logsDropped\":{},\"eventsDropped\":{}}},",
         from / 1000,
-        tl.logs_dropped
+        tl.logs_dropped,
+        tl.events_dropped
     );
     let strings = |d: &mut String, name: &str, list: &[String]| {
         let _ = write!(d, "\"{name}\":[");

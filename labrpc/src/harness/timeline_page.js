@@ -726,6 +726,8 @@
   if (D.window.cutEvents || D.window.cutLogs)
     notes.push('This page shows the run from ' + fmt(START) + ' to its end: ' + D.window.cutEvents + ' earlier network events and ' + D.window.cutLogs +
       ' earlier log lines were left out to keep the file small (crashes, restarts, labels, links and tester actions are all kept). LAB_TIMELINE=full embeds the whole run.');
+  if (D.window.eventsDropped)
+    notes.push('The run was long: its first ' + D.window.eventsDropped + ' network events were not recorded (a timeline keeps the latest million).');
   if (D.window.logsDropped)
     notes.push(D.window.logsDropped + ' log lines before the latest ones were not recorded (the timeline keeps at most the latest ' + (NL + D.window.cutLogs) + ').');
   if (notes.length) { $('note').hidden = false; $('note').textContent = notes.join(' '); }

@@ -25,6 +25,11 @@ use super::trace::EventKind;
 /// How many student log lines a timeline keeps (the latest ones); older lines are counted only.
 pub const LOG_CAP: usize = 100_000;
 
+/// How many network events, applied entries and observations a timeline keeps (the latest ones,
+/// about 50 MB); older ones are counted only. Crashes, starts, labels, links and tester actions
+/// and checks are all kept.
+pub const EVENT_CAP: usize = 1_000_000;
+
 /// What a timeline event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -70,6 +75,24 @@ pub enum Kind {
     OpEnd,
     /// An event recorded through [`crate::sim::record`] (`text` = its label).
     User,
+}
+
+impl Kind {
+    /// Whether events of this kind come by the thousand (network events, applied entries,
+    /// observations, operations): those a timeline or a page may cut to its latest part.
+    pub fn is_frequent(self) -> bool {
+        !matches!(
+            self,
+            Kind::Crash
+                | Kind::Start
+                | Kind::Label
+                | Kind::Link
+                | Kind::Server
+                | Kind::Action
+                | Kind::CheckBegin
+                | Kind::CheckEnd
+        )
+    }
 }
 
 /// One event of the timeline.
@@ -121,6 +144,8 @@ pub struct Timeline {
     pub logs: Vec<LogLine>,
     /// How many earlier log lines were not kept.
     pub logs_dropped: u64,
+    /// How many earlier network events, applied entries and observations were not kept.
+    pub events_dropped: u64,
     /// Virtual time when the recording ended (the run's end, or its failure), in nanoseconds.
     pub end_ns: u64,
 }
@@ -140,6 +165,8 @@ pub(crate) struct Recorder {
     /// Names of the nodes started so far (a name started again is a restart).
     started: BTreeSet<Arc<str>>,
     logs: VecDeque<LogLine>,
+    /// The latest [`EVENT_CAP`] events of the kinds there are many of; the others are in `tl`.
+    many: VecDeque<TimelineEvent>,
     next_id: u64,
 }
 
@@ -170,7 +197,7 @@ impl Recorder {
 
     fn push(&mut self, at_ns: u64, kind: Kind, lane: u32, text: &str) -> &mut TimelineEvent {
         let text = self.string(text);
-        self.tl.events.push(TimelineEvent {
+        let ev = TimelineEvent {
             at_ns,
             kind,
             lane,
@@ -178,8 +205,17 @@ impl Recorder {
             id: 0,
             num: 0,
             text,
-        });
-        self.tl.events.last_mut().expect("just pushed")
+        };
+        if !kind.is_frequent() {
+            self.tl.events.push(ev);
+            return self.tl.events.last_mut().expect("just pushed");
+        }
+        if self.many.len() >= EVENT_CAP {
+            self.many.pop_front();
+            self.tl.events_dropped += 1;
+        }
+        self.many.push_back(ev);
+        self.many.back_mut().expect("just pushed")
     }
 
     fn fresh_id(&mut self) -> u64 {
@@ -190,6 +226,21 @@ impl Recorder {
     /// The timeline so far, taking its events out (the recorder is finished with).
     pub(crate) fn take(&mut self, end_ns: u64) -> Timeline {
         let mut tl = std::mem::take(&mut self.tl);
+        // Merge the two lists by time; each is in order, and so is their merge.
+        let rare = std::mem::take(&mut tl.events);
+        let many = std::mem::take(&mut self.many);
+        let mut merged = Vec::with_capacity(rare.len() + many.len());
+        let (mut a, mut b) = (rare.into_iter().peekable(), many.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.at_ns <= y.at_ns => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        tl.events = merged;
         tl.logs = std::mem::take(&mut self.logs).into();
         tl.end_ns = end_ns;
         tl
@@ -444,4 +495,33 @@ pub fn end_owner(end: &str, owner: &str) {
         let lane = r.lane(owner);
         r.end_lanes.insert(Arc::from(end), lane);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past the cap, the oldest frequent events go (counted); rare ones stay; the merge is in
+    /// time order.
+    #[test]
+    fn the_cap_keeps_the_latest_frequent_events_and_every_rare_one() {
+        let mut r = Recorder::default();
+        r.push(0, Kind::Start, 1, "");
+        for t in 1..=(EVENT_CAP as u64 + 10) {
+            r.push(t, Kind::Send, 1, "Raft.AppendEntries");
+            if t % 100_000 == 0 {
+                r.push(t, Kind::Action, 0, "crash raft-1");
+            }
+        }
+        let tl = r.take(u64::MAX);
+        assert_eq!(tl.events_dropped, 10);
+        let rare = tl.events.iter().filter(|e| !e.kind.is_frequent()).count();
+        assert_eq!(rare, 1 + (EVENT_CAP + 10) / 100_000);
+        assert_eq!(tl.events.len(), EVENT_CAP + rare);
+        assert!(tl.events.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
+        assert_eq!(tl.events[0].kind, Kind::Start);
+        let first_send = tl.events.iter().find(|e| e.kind == Kind::Send).unwrap();
+        assert_eq!(first_send.at_ns, 11);
+        assert_eq!(tl.strings, ["", "Raft.AppendEntries", "crash raft-1"]);
+    }
 }
