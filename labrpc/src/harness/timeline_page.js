@@ -272,7 +272,7 @@
         ctx.fillRect(x0, laneY[l], x1 - x0, laneH[l]);
         if (x1 - x0 > 90) {
           ctx.fillStyle = g.g < 0 ? '#b91c1c' : '#475569';
-          ctx.fillText(g.g < 0 ? 'cut off' : 'partition ' + String.fromCharCode(65 + g.g), x0 + 4, laneY[l] + laneH[l] - 4);
+          ctx.fillText(g.g < 0 ? 'cut off' : 'partition ' + String.fromCharCode(65 + g.g), x0 + 4, laneY[l] + 29);
         }
       });
       (down[l] || []).forEach(function (d) {
@@ -307,6 +307,11 @@
       ctx.fillText(kind === 0 ? 'actions, checks' : kind === 2 ? 'operations' : (b && b.term !== null ? 'T' + b.term + ' ' : '') + (b && b.role ? b.role : ''), 10, laneY[l] + 33);
     });
     $('range').textContent = fmt(view.t0) + ' – ' + fmt(view.t1);
+    if (location.hash !== '#selftest') {
+      try { // some browsers refuse it for files: the view just is not kept in the address then
+        history.replaceState(null, '', '#' + Math.max(0, view.t0 / 1e6).toFixed(3) + '-' + (view.t1 / 1e6).toFixed(3));
+      } catch (e) { /* keep the address */ }
+    }
     // For tests and measurements: lanes drawn, time of this paint and since the script started.
     document.body.dataset.rendered = String(vis.length);
     document.body.dataset.paintMs = (performance.now() - t).toFixed(1);
@@ -525,6 +530,9 @@
   function drawLogs() {
     var j0 = firstAt(lt, NL, view.t0), j1 = firstAt(lt, NL, view.t1 + 1);
     var last = {}; // lane -> last pixel and kind drawn
+    var textEnd = {}; // lane -> where the last line's text ends
+    var withText = j1 - j0 < 400; // zoomed in: the lines' text, where it fits
+    ctx.font = '10px ui-monospace, Menlo, Consolas, monospace';
     for (var j = j0; j < j1; j++) {
       var l = ll[j];
       if (!shown(l)) continue;
@@ -538,7 +546,14 @@
       } else {
         ctx.fillStyle = LEVEL_COLOR[lv[j]] || '#64748b'; ctx.fillRect(x, y, 1, 8);
       }
+      if (withText && x > (textEnd[l] || 0) + 6) {
+        var text = clip(lx[j], 150);
+        ctx.fillStyle = lv[j] <= 2 ? LEVEL_COLOR[lv[j]] : '#475569';
+        ctx.fillText(text, x + 3, y + 8);
+        textEnd[l] = x + 3 + ctx.measureText(text).width;
+      }
     }
+    ctx.font = '11px system-ui, sans-serif';
   }
 
   function failureMark() {
@@ -760,7 +775,7 @@
   $('legend').innerHTML =
     sw('<rect x="1" y="3" width="20" height="8" fill="#f59e0b"/>', 'leader') +
     sw('<rect x="1" y="3" width="20" height="8" fill="#a855f7"/>', 'candidate') +
-    sw('<rect x="1" y="3" width="20" height="8" fill="#94a3b8" opacity=".5"/>', 'follower (role, term: from set_label, else from get_state)') +
+    sw('<rect x="1" y="3" width="20" height="8" fill="#94a3b8" opacity=".5"/>', 'follower (from set_label, else get_state)') +
     sw('<line x1="1" y1="12" x2="19" y2="2" stroke="#2563eb" stroke-width="1.4"/>', 'request') +
     sw('<line x1="1" y1="2" x2="19" y2="12" stroke="#2563eb" stroke-dasharray="3 3"/>', 'reply') +
     sw('<path d="M7 3l8 8M15 3l-8 8" stroke="#dc2626" stroke-width="2"/>', 'lost message / crash') +
@@ -789,6 +804,9 @@
   }
   if (location.hash === '#selftest') selfTest();
 
-  if (D.failure && END - START > 3e6) setView(Math.max(START, END - 3e6), END);
+  // `#12.5-14` shows that range of virtual seconds (the address keeps the view when shared).
+  var range = location.hash.match(/^#([\d.]+)-([\d.]+)$/);
+  if (range) setView(+range[1] * 1e6, +range[2] * 1e6);
+  else if (D.failure && END - START > 3e6) setView(Math.max(START, END - 3e6), END);
   else setView(START, END);
 })();
