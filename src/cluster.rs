@@ -536,7 +536,8 @@ impl<M: Clone> Cluster<M> {
 #[cfg(test)]
 mod tests {
     use labrpc::harness::{self, Options};
-    use labrpc::sim::{Kind, Node};
+    use labrpc::sim::Node;
+    use labrpc::sim::timeline::Kind;
     use labrpc::{Network, Server};
 
     use super::{Cluster, GroupName, Member};

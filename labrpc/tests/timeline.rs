@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use labrpc::harness::{self, Options, TimelineInfo};
-use labrpc::sim::{self, Kind, Node, Timeline, timeline};
+use labrpc::sim::timeline::{self, Kind};
+use labrpc::sim::{self, Node, Timeline};
 use labrpc::{ClientEnd, Network, Server, Service};
 use tokio::time::sleep;
 

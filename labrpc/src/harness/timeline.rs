@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
 
-use crate::sim::{Kind, Timeline, TimelineEvent};
+use crate::sim::Timeline;
+use crate::sim::timeline::{Kind, TimelineEvent};
 
 /// What the page says about the run besides its timeline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -237,7 +238,7 @@ const PAGE_JS: &str = include_str!("timeline_page.js");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::LogLine;
+    use crate::sim::timeline::LogLine;
 
     fn ev(at_ns: u64, kind: Kind) -> TimelineEvent {
         TimelineEvent {

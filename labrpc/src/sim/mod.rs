@@ -31,6 +31,6 @@ pub use log::set_label;
 pub use node::{Node, NodeId};
 pub use rng::{new_rng, random_range, with_rng};
 pub use task::spawn;
-pub use timeline::{Kind, LogLine, Timeline, TimelineEvent};
+pub use timeline::Timeline;
 pub use trace::{Event, EventKind, digest, record};
 pub(crate) use trace::{first_difference, trace_event};
