@@ -6,7 +6,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::sim::Timeline;
-use crate::sim::timeline::{Kind, TimelineEvent};
+use crate::sim::timeline::{Kind, LogLine, TimelineEvent};
 
 /// What the page says about the run besides its timeline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,15 +82,24 @@ fn window_start(tl: &Timeline, budget: usize) -> u64 {
 /// Renders the page of `tl`, embedding at most about `budget` bytes of bulky data (see
 /// [`save_timeline`]).
 pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> String {
-    let from = window_start(tl, budget);
+    let data = page_data(tl, info, window_start(tl, budget));
+    let title = format!("{} seed {} — timeline", info.test, info.seed);
+    PAGE.replace("{{TITLE}}", &html_escape(&title))
+        .replace("{{CSS}}", PAGE_CSS)
+        .replace("{{JS}}", PAGE_JS)
+        // JSON inside a script element: `</` must not end it.
+        .replace("{{DATA}}", &data.replace("</", "<\\/"))
+}
+
+/// What the page embeds, as JSON: the run's facts, then the events and log lines from `from` on
+/// (and every rare event) as columns, strings as tables.
+fn page_data(tl: &Timeline, info: &TimelineInfo, from: u64) -> String {
     let events: Vec<&TimelineEvent> = tl
         .events
         .iter()
         .filter(|e| e.at_ns >= from || !e.kind.is_frequent())
         .collect();
-    let logs: Vec<_> = tl.logs.iter().filter(|l| l.at_ns >= from).collect();
-    let cut_events = tl.events.len() - events.len();
-    let cut_logs = tl.logs.len() - logs.len();
+    let logs: Vec<&LogLine> = tl.logs.iter().filter(|l| l.at_ns >= from).collect();
     // Only the strings the kept events and lines use, renumbered.
     let mut renumber = vec![u32::MAX; tl.strings.len()];
     let mut kept_strings: Vec<String> = Vec::new();
@@ -106,66 +115,44 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     let targets: Vec<i64> = logs.iter().map(|l| string(l.target)).collect();
 
     let mut d = String::with_capacity(events.len() * 24 + 4096);
-    let js = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     let _ = write!(
         d,
         "{{\"test\":{},\"seed\":\"{}\",\"failure\":{},\"replay\":{},\"end\":{},",
-        js(&info.test),
+        json(&info.test),
         info.seed,
-        info.failure.as_deref().map_or("null".into(), js),
-        js(&info.replay),
+        info.failure.as_deref().map_or("null".into(), json),
+        json(&info.replay),
         tl.end_ns / 1000
     );
     let _ = write!(
         d,
-        "\"window\":{{\"from\":{},\"cutEvents\":{cut_events},\"cutLogs\":{cut_logs},\
+        "\"window\":{{\"from\":{},\"cutEvents\":{},\"cutLogs\":{},\
          \"logsDropped\":{},\"eventsDropped\":{}}},",
         from / 1000,
+        tl.events.len() - events.len(),
+        tl.logs.len() - logs.len(),
         tl.logs_dropped,
         tl.events_dropped
     );
-    let strings = |d: &mut String, name: &str, list: &[String]| {
-        let _ = write!(d, "\"{name}\":[");
-        for (i, s) in list.iter().enumerate() {
-            if i > 0 {
-                d.push(',');
-            }
-            d.push_str(&js(s));
-        }
-        d.push_str("],");
-    };
     strings(&mut d, "lanes", &tl.lanes);
     strings(&mut d, "strings", &kept_strings);
     let kinds: Vec<String> = KINDS.iter().map(|k| format!("{k:?}")).collect();
     strings(&mut d, "kinds", &kinds);
     // Columns of numbers; times (µs) and ids as differences from the previous one.
     let ev = &events;
+    let us = |ns: u64| (ns / 1000) as i64;
     d.push_str("\"ev\":{");
-    column(
-        &mut d,
-        "t",
-        ev.iter().map(|e| (e.at_ns / 1000) as i64),
-        true,
-    );
+    column(&mut d, "t", ev.iter().map(|e| us(e.at_ns)), true);
     column(&mut d, "k", ev.iter().map(|e| kind_index(e.kind)), false);
     column(&mut d, "l", ev.iter().map(|e| i64::from(e.lane)), false);
-    column(
-        &mut d,
-        "p",
-        ev.iter().map(|e| e.peer.map_or(-1, i64::from)),
-        false,
-    );
+    let peers = ev.iter().map(|e| e.peer.map_or(-1, i64::from));
+    column(&mut d, "p", peers, false);
     column(&mut d, "i", ev.iter().map(|e| e.id as i64), true);
     column(&mut d, "n", ev.iter().map(|e| e.num as i64), false);
     column(&mut d, "s", texts.into_iter(), false);
     d.pop();
     d.push_str("},\"logs\":{");
-    column(
-        &mut d,
-        "t",
-        logs.iter().map(|l| (l.at_ns / 1000) as i64),
-        true,
-    );
+    column(&mut d, "t", logs.iter().map(|l| us(l.at_ns)), true);
     column(&mut d, "l", logs.iter().map(|l| i64::from(l.lane)), false);
     column(&mut d, "v", logs.iter().map(|l| i64::from(l.level)), false);
     column(&mut d, "g", targets.into_iter(), false);
@@ -173,13 +160,24 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
     strings(&mut d, "x", &texts);
     d.pop();
     d.push_str("}}");
+    d
+}
 
-    let title = format!("{} seed {} — timeline", info.test, info.seed);
-    PAGE.replace("{{TITLE}}", &html_escape(&title))
-        .replace("{{CSS}}", PAGE_CSS)
-        .replace("{{JS}}", PAGE_JS)
-        // JSON inside a script element: `</` must not end it.
-        .replace("{{DATA}}", &d.replace("</", "<\\/"))
+/// A string as JSON.
+fn json(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Writes `"name":["s",...],`.
+fn strings(d: &mut String, name: &str, list: &[String]) {
+    let _ = write!(d, "\"{name}\":[");
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            d.push(',');
+        }
+        d.push_str(&json(s));
+    }
+    d.push_str("],");
 }
 
 /// Writes `"name":[v,...],`, each value as the difference from the previous one when `delta`.
@@ -238,7 +236,6 @@ const PAGE_JS: &str = include_str!("timeline_page.js");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::timeline::LogLine;
 
     fn ev(at_ns: u64, kind: Kind) -> TimelineEvent {
         TimelineEvent {
@@ -263,6 +260,26 @@ mod tests {
             page_path(std::path::Path::new("target"), &info),
             PathBuf::from("target/timeline/raft_2a-initial_election_2a-seed42.html")
         );
+    }
+
+    /// Text from the run cannot end the data's script element.
+    #[test]
+    fn a_log_line_cannot_break_out_of_the_page() {
+        let tl = Timeline {
+            lanes: vec!["tester".into()],
+            strings: vec!["t".into()],
+            logs: vec![LogLine {
+                at_ns: 1,
+                lane: 0,
+                level: 1,
+                target: 0,
+                text: "</script><script>alert(1)</script>".into(),
+            }],
+            ..Timeline::default()
+        };
+        let page = render_timeline(&tl, &TimelineInfo::default(), PAGE_BUDGET);
+        assert!(!page.contains("</script><script>alert"));
+        assert!(page.contains(r"<\/script><script>alert(1)<\/script>"));
     }
 
     /// A run that does not fit keeps its latest bulky events and every rare one, and says what
