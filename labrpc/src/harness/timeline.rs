@@ -1,6 +1,7 @@
 //! The timeline page: one self-contained HTML file per run (inline script and style, data as
 //! compact JSON, nothing fetched), written next to the linearizability view.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
@@ -94,10 +95,26 @@ pub fn render_timeline(tl: &Timeline, info: &TimelineInfo, budget: usize) -> Str
 /// What the page embeds, as JSON: the run's facts, then the events and log lines from `from` on
 /// (and every rare event) as columns, strings as tables.
 fn page_data(tl: &Timeline, info: &TimelineInfo, from: u64) -> String {
+    // Before the window: the rare events, but of the labels (which may change often) only each
+    // lane's last, which holds at the window's start.
+    let mut last_label = BTreeMap::new();
+    for (i, e) in tl.events.iter().enumerate() {
+        if e.kind == Kind::Label && e.at_ns < from {
+            last_label.insert(e.lane, i);
+        }
+    }
     let events: Vec<&TimelineEvent> = tl
         .events
         .iter()
-        .filter(|e| e.at_ns >= from || !e.kind.is_frequent())
+        .enumerate()
+        .filter(|(i, e)| {
+            e.at_ns >= from
+                || match e.kind {
+                    Kind::Label => last_label.get(&e.lane) == Some(i),
+                    k => !k.is_frequent(),
+                }
+        })
+        .map(|(_, e)| e)
         .collect();
     let logs: Vec<&LogLine> = tl.logs.iter().filter(|l| l.at_ns >= from).collect();
     // Only the strings the kept events and lines use, renumbered.
@@ -295,6 +312,10 @@ mod tests {
             tl.events.push(ev(i * 1000, Kind::Send));
         }
         tl.events.push(ev(5, Kind::Crash));
+        // Labels before the window: only the last one stays.
+        tl.events.push(ev(6, Kind::Label));
+        tl.events.push(ev(7, Kind::Label));
+        tl.events.sort_by_key(|e| e.at_ns);
         tl.logs.push(LogLine {
             at_ns: 1,
             lane: 0,
@@ -306,7 +327,7 @@ mod tests {
         let all = render_timeline(&tl, &info, usize::MAX);
         assert!(all.contains("\"cutEvents\":0,\"cutLogs\":0"));
         let cut = render_timeline(&tl, &info, 24 * 1000);
-        assert!(cut.contains("\"cutEvents\":9000,\"cutLogs\":1"));
+        assert!(cut.contains("\"cutEvents\":9001,\"cutLogs\":1"));
         assert!(cut.len() < all.len());
         assert!(window_start(&tl, 24 * 1000) > 8_000_000);
     }

@@ -740,7 +740,7 @@
   var notes = [];
   if (D.window.cutEvents || D.window.cutLogs)
     notes.push('This page shows the run from ' + fmt(START) + ' to its end: ' + D.window.cutEvents + ' earlier network events and ' + D.window.cutLogs +
-      ' earlier log lines were left out to keep the file small (crashes, restarts, labels, links and tester actions are all kept). LAB_TIMELINE=full embeds the whole run.');
+      ' earlier log lines were left out to keep the file small (crashes, restarts, links and tester actions are all kept, and the label each server had at the cut). LAB_TIMELINE=full embeds the whole run.');
   if (D.window.eventsDropped)
     notes.push('The run was long: its first ' + D.window.eventsDropped + ' network events were not recorded (a timeline keeps the latest million).');
   if (D.window.logsDropped)
