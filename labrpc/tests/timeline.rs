@@ -253,7 +253,7 @@ fn a_failed_run_hands_its_timeline_up_to_the_failure() {
 }
 
 /// The page of a failed run, in this test's own part of the target directory.
-fn saved_page() -> PathBuf {
+fn saved_page(budget: usize) -> PathBuf {
     let err = recorded(true).expect_err("the run should fail");
     let tl = err.timeline.as_deref().unwrap();
     let info = TimelineInfo {
@@ -264,18 +264,14 @@ fn saved_page() -> PathBuf {
     };
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("timeline");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("small_run.html");
-    std::fs::write(
-        &path,
-        harness::render_timeline(tl, &info, harness::PAGE_BUDGET),
-    )
-    .unwrap();
+    let path = dir.join(format!("small_run-{budget}.html"));
+    std::fs::write(&path, harness::render_timeline(tl, &info, budget)).unwrap();
     path
 }
 
 #[test]
 fn the_page_of_a_real_run_is_self_contained() {
-    let path = saved_page();
+    let path = saved_page(harness::PAGE_BUDGET);
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.len() < 2_000_000, "{} bytes", html.len());
     for want in [
@@ -331,7 +327,8 @@ fn chromium_draws_the_page() {
         println!("skipped: no `chromium` on PATH");
         return;
     };
-    let page = saved_page();
+    // A page cut to its last part (the note, the window) for the script's self-test ...
+    let page = saved_page(10_000);
     let dom = run_chromium(
         &chromium,
         &page,
@@ -355,6 +352,9 @@ fn chromium_draws_the_page() {
         "{}",
         &dom[..dom.len().min(600)]
     );
+    assert!(dom.contains("earlier network events"), "no note of the cut");
+    // ... and the whole run for the screenshot.
+    let page = saved_page(harness::PAGE_BUDGET);
     let shot = page.with_file_name("screenshot.png");
     let _ = std::fs::remove_file(&shot);
     run_chromium(
