@@ -530,9 +530,7 @@
   function drawLogs() {
     var j0 = firstAt(lt, NL, view.t0), j1 = firstAt(lt, NL, view.t1 + 1);
     var last = {}; // lane -> last pixel and kind drawn
-    var textEnd = {}; // lane -> where the last line's text ends
-    var withText = j1 - j0 < 400; // zoomed in: the lines' text, where it fits
-    ctx.font = '10px ui-monospace, Menlo, Consolas, monospace';
+    var withText = j1 - j0 < 600, byLane = {}; // zoomed in: the lines' text, where it fits
     for (var j = j0; j < j1; j++) {
       var l = ll[j];
       if (!shown(l)) continue;
@@ -546,13 +544,19 @@
       } else {
         ctx.fillStyle = LEVEL_COLOR[lv[j]] || '#64748b'; ctx.fillRect(x, y, 1, 8);
       }
-      if (withText && x > (textEnd[l] || 0) + 6) {
-        var text = clip(lx[j], 150);
-        ctx.fillStyle = lv[j] <= 2 ? LEVEL_COLOR[lv[j]] : '#475569';
-        ctx.fillText(text, x + 3, y + 8);
-        textEnd[l] = x + 3 + ctx.measureText(text).width;
-      }
+      if (withText && (!matches || matches[j])) (byLane[l] = byLane[l] || []).push(j);
     }
+    // Each line's text in the room before the next line of its lane.
+    ctx.font = '10px ui-monospace, Menlo, Consolas, monospace';
+    Object.keys(byLane).forEach(function (l) {
+      var list = byLane[l], y = laneY[l] + laneH[l] - 2;
+      for (var n = 0; n < list.length; n++) {
+        var x = X(lt[list[n]]), room = (n + 1 < list.length ? X(lt[list[n + 1]]) : W) - x - 6;
+        if (room < 40) continue;
+        ctx.fillStyle = lv[list[n]] <= 2 ? LEVEL_COLOR[lv[list[n]]] : '#475569';
+        ctx.fillText(clip(lx[list[n]], room), x + 3, y);
+      }
+    });
     ctx.font = '11px system-ui, sans-serif';
   }
 
