@@ -252,6 +252,32 @@ fn a_failed_run_hands_its_timeline_up_to_the_failure() {
     assert_eq!(last_check.num, 0, "the check that panicked ends as failed");
 }
 
+/// A run the watchdog stops (here: a blocking wait in the test body) hands its timeline too.
+#[test]
+fn a_run_the_watchdog_stops_hands_its_timeline_too() {
+    let opts = Options {
+        timeline: true,
+        stall_limit: Duration::from_millis(400),
+        ..Options::with_seed(7)
+    };
+    let err = harness::run(opts, || async {
+        timeline::action("about to block");
+        sleep(Duration::from_millis(100)).await;
+        let (_tx, rx) = std::sync::mpsc::channel::<()>();
+        let _ = rx.recv_timeout(Duration::from_secs(3));
+    })
+    .expect_err("the run should have been stopped");
+    let tl = err
+        .timeline
+        .expect("no timeline with the watchdog's failure");
+    assert!(
+        tl.events
+            .iter()
+            .any(|e| e.kind == Kind::Action && tl.strings[e.text as usize] == "about to block")
+    );
+    assert_eq!(tl.end_ns, 100_000_000, "{}", err.failure);
+}
+
 /// The page of a failed run, in this test's own part of the target directory.
 fn saved_page(budget: usize) -> PathBuf {
     let err = recorded(true).expect_err("the run should fail");
