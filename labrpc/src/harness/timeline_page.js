@@ -590,7 +590,18 @@
       h += row('outcome', what) + row('at', fmt(et[c.o]) + ' (round trip ' + ((et[c.o] - et[c.s]) / 1000).toFixed(3) + ' ms)');
       if (ek[c.o] === K.Reply) h += row('reply bytes', en[c.o]);
     } else h += row('outcome', 'none yet (the run ended, or the caller gave up)');
+    if (c.d >= 0) h += linesOf(el[c.d], et[c.d], c.h >= 0 ? et[c.h] : et[c.d], 'The handler\u2019s log lines on ' + D.lanes[el[c.d]]);
     showHtml(h + '</table>');
+  }
+  // Log lines of `lane` from t0 to t1 (at most 12), as a titled block.
+  function linesOf(lane, t0, t1, title) {
+    var out = '', n = 0;
+    for (var j = firstAt(lt, NL, t0); j < NL && lt[j] <= t1 && n < 12; j++) {
+      if (ll[j] !== lane) continue;
+      out += esc(fmt(lt[j]) + ' ' + lx[j]) + '\n';
+      n++;
+    }
+    return out ? '</table><h2>' + esc(title) + '</h2><pre>' + out + '</pre><table>' : '';
   }
   function showEvent(j) {
     var k = D.kinds[ek[j]];
