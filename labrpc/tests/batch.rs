@@ -14,6 +14,8 @@ fn child_run(name: &str, vars: &[(&str, &str)]) -> (String, bool) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", name, "--test-threads=2"])
         .env("LAB_BATCH_CHILD", "1")
+        // Timeline pages go to the tests' scratch folder, not to labrpc/target.
+        .env("CARGO_TARGET_DIR", env!("CARGO_TARGET_TMPDIR"))
         .env_remove("RUST_BACKTRACE");
     for var in labspec::env::ALL {
         cmd.env_remove(var);
@@ -81,6 +83,16 @@ fn failures_are_grouped_with_seeds_and_replay() {
         out.contains("replay: LAB_SEED=3 cargo test -p labrpc --test batch -- --exact body_mixed"),
         "{out}"
     );
+    // The first run of each group gets a timeline page.
+    let page = format!(
+        "{}/timeline/body_mixed-seed3.html",
+        env!("CARGO_TARGET_TMPDIR")
+    );
+    assert!(out.contains(&format!("      timeline: {page}")), "{out}");
+    assert!(
+        std::fs::metadata(&page).is_ok_and(|m| m.len() > 1000),
+        "{out}"
+    );
     assert!(
         out.contains("  1 x the simulation thread is blocked in"),
         "{out}"
@@ -136,4 +148,33 @@ fn bad_values_are_named() {
     }
     let (out, ok) = child_run("body_passes", &[("LAB_RUNS", "2"), ("LAB_SEEDS", "1..3")]);
     assert!(!ok && out.contains("both set"), "{out}");
+}
+
+#[test]
+fn one_failing_run_reads_at_a_glance() {
+    let (out, ok) = child_run("body_mixed", &[("LAB_SEED", "13")]);
+    assert!(!ok, "{out}");
+    let page = format!(
+        "{}/timeline/body_mixed-seed13.html",
+        env!("CARGO_TARGET_TMPDIR")
+    );
+    let expected = format!(
+        "---- body_mixed stdout ----\nbody_mixed FAILED: bad seed 13\n  (check at labrpc/tests/batch.rs:"
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert!(
+        out.contains(&format!(
+            "  virtual time 0.010000s, seed=13\n  replay: LAB_SEED=13 cargo test -p labrpc --test \
+             batch -- --exact body_mixed --nocapture\n  timeline: {page} (open it in a browser)"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("panicked at"), "{out}");
+    // RUST_BACKTRACE=1 gives the framework's panic and backtrace back.
+    let (out, _) = child_run("body_mixed", &[("LAB_SEED", "13"), ("RUST_BACKTRACE", "1")]);
+    assert!(
+        out.contains("panicked at labrpc/src/harness/outcome.rs"),
+        "{out}"
+    );
+    assert!(out.contains("stack backtrace:"), "{out}");
 }

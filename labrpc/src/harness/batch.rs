@@ -139,6 +139,15 @@ fn too_many_stuck() -> Option<String> {
     }
 }
 
+/// Counts a thread that a run left behind, blocked or spinning.
+pub(super) fn note_stuck(stuck: Stuck) {
+    match stuck {
+        Stuck::Blocked => BLOCKED.fetch_add(1, Ordering::Relaxed),
+        Stuck::Spinning => SPINNING.fetch_add(1, Ordering::Relaxed),
+        Stuck::No => 0,
+    };
+}
+
 /// A counting semaphore over the whole process: at most [`cores`] simulations at once.
 struct Slots {
     free: Mutex<usize>,
@@ -300,15 +309,10 @@ fn worker<T, F, Fut, C>(
                 t.report.get_or_insert(report);
             }
             Err(failed) => {
+                note_stuck(failed.stuck);
                 match failed.stuck {
-                    Stuck::Blocked => {
-                        BLOCKED.fetch_add(1, Ordering::Relaxed);
-                        t.left_blocked += 1;
-                    }
-                    Stuck::Spinning => {
-                        SPINNING.fetch_add(1, Ordering::Relaxed);
-                        t.left_spinning += 1;
-                    }
+                    Stuck::Blocked => t.left_blocked += 1,
+                    Stuck::Spinning => t.left_spinning += 1,
                     Stuck::No => {}
                 }
                 t.failed.insert(i, failed);
@@ -458,6 +462,7 @@ mod tests {
             backtrace: String::new(),
             replay: None,
             stuck: Stuck::No,
+            timeline: None,
         };
         let failed: BTreeMap<usize, Failed> = [
             (0, f("a 1")),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::replay::replay_command;
 use super::{Failure, Report, RunError};
-use crate::sim::fmt_time;
+use crate::sim::{Timeline, fmt_time};
 
 /// What every run of one test shares: its name and how it runs.
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ pub(super) struct Attempt {
     pub(super) check_determinism: bool,
     /// Cargo flags the replay command needs.
     pub(super) cargo_flags: String,
+    /// Record every run's timeline (`LAB_TIMELINE`), to save it also when the run passes.
+    pub(super) record: bool,
 }
 
 /// A run that passed: its report and its summary line.
@@ -22,6 +24,13 @@ pub(super) struct Attempt {
 pub(super) struct Passed {
     pub(super) report: Report,
     pub(super) summary: labspec::Summary,
+}
+
+impl Passed {
+    /// The run's timeline, when [`Attempt::record`] asked for it.
+    pub(super) fn take_timeline(&mut self) -> Option<Timeline> {
+        self.report.timeline.take()
+    }
 }
 
 /// Whether a failed run left its thread behind, held by the student's code.
@@ -33,6 +42,17 @@ pub(super) enum Stuck {
     Blocked,
     /// The thread spins forever (it costs a core).
     Spinning,
+}
+
+impl Stuck {
+    /// Whether a run that failed this way left its thread behind.
+    pub(super) fn after(failure: &Failure) -> Stuck {
+        match failure {
+            Failure::Blocked { .. } => Stuck::Blocked,
+            Failure::BusyLoop { .. } => Stuck::Spinning,
+            _ => Stuck::No,
+        }
+    }
 }
 
 /// A run that failed, in the pieces its message is made of.
@@ -52,16 +72,14 @@ pub(super) struct Failed {
     pub(super) replay: Option<String>,
     /// Whether the run's thread was left behind.
     pub(super) stuck: Stuck,
+    /// The run's timeline up to the failure, if it was recorded.
+    pub(super) timeline: Option<Box<Timeline>>,
 }
 
 impl Failed {
     /// A run that the simulation stopped (panic, watchdog, limit).
     pub(super) fn from_run(e: RunError) -> Failed {
-        let stuck = match e.failure {
-            Failure::Blocked { .. } => Stuck::Blocked,
-            Failure::BusyLoop { .. } => Stuck::Spinning,
-            _ => Stuck::No,
-        };
+        let stuck = Stuck::after(&e.failure);
         let mut failure = e.failure;
         let backtrace = match &mut failure {
             Failure::Panic { backtrace, .. } => std::mem::take(backtrace),
@@ -75,11 +93,12 @@ impl Failed {
             backtrace,
             replay: None,
             stuck,
+            timeline: e.timeline,
         }
     }
 
     /// A run that finished but whose verdict, given outside the run, is a failure.
-    pub(super) fn from_verdict(what: String, report: &Report) -> Failed {
+    pub(super) fn from_verdict(what: String, report: &mut Report) -> Failed {
         Failed {
             headline: what,
             seed: report.seed,
@@ -88,6 +107,7 @@ impl Failed {
             backtrace: String::new(),
             replay: None,
             stuck: Stuck::No,
+            timeline: report.timeline.take().map(Box::new),
         }
     }
 
@@ -117,7 +137,7 @@ impl Failed {
             self.replay(attempt)
         );
         if let Some(t) = timeline {
-            m.push_str(&format!("\n  timeline: {t}"));
+            m.push_str(&format!("\n  timeline: {t} (open it in a browser)"));
         }
         if !self.last_events.is_empty() {
             m.push_str("\n  last event of each server:");

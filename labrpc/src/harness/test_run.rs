@@ -5,9 +5,9 @@ use std::future::Future;
 
 use super::batch::{self, Batch};
 use super::grader::{grader, report_completion};
-use super::outcome::{Attempt, Failed, Passed};
-use super::replay::{replay, test_name, test_seed};
-use super::{Options, Report, run};
+use super::outcome::{Attempt, Failed, Passed, Stuck};
+use super::replay::{replay, replay_command, test_name, test_seed};
+use super::{Options, Report, TimelineInfo, run, save_timeline};
 use crate::sim::{first_difference, in_simulation, init_logging};
 
 /// How a test runs, built step by step; [`TestRun::run`] (or [`TestRun::run_then`]) runs it.
@@ -123,10 +123,15 @@ impl TestRun {
             );
         }
         init_logging();
+        let record = matches!(self.plan, Plan::One(_))
+            && grader().is_none()
+            && std::env::var(labspec::env::TIMELINE)
+                .is_ok_and(|v| v == labspec::env::ON || v == labspec::env::TIMELINE_FULL);
         let attempt = Attempt {
             name: test_name(),
             check_determinism: self.check_determinism,
             cargo_flags: self.cargo_flags,
+            record,
         };
         match self.plan {
             Plan::One(seed) => run_one(&attempt, seed, &make, &finish),
@@ -145,8 +150,13 @@ where
 {
     let grading = grader();
     match attempt.run(seed, make, finish) {
-        Ok(Passed { report, summary }) => {
+        Ok(mut passed) => {
+            let timeline = passed.take_timeline();
+            let Passed { report, summary } = passed;
             println!("{summary}");
+            if let Some(tl) = timeline {
+                println!("  timeline: {}", attempt.save(&tl, seed, None));
+            }
             if let Some(g) = grading {
                 report_completion(g, &attempt.name, &report);
             }
@@ -176,13 +186,14 @@ impl Attempt {
     {
         let opts = Options {
             keep_events: self.check_determinism,
+            timeline: self.record,
             ..Options::with_seed(seed)
         };
-        let (value, report) = run(opts.clone(), make.clone()).map_err(Failed::from_run)?;
+        let (value, mut report) = run(opts.clone(), make.clone()).map_err(Failed::from_run)?;
         if self.check_determinism {
-            self.check_same_trace(&report, opts, make)?;
+            self.check_same_trace(&mut report, opts, make)?;
         }
-        let extra = finish(value, seed).map_err(|what| Failed::from_verdict(what, &report))?;
+        let extra = finish(value, seed).map_err(|what| Failed::from_verdict(what, &mut report))?;
         let summary = labspec::Summary {
             test: self.name.clone(),
             extra,
@@ -201,7 +212,7 @@ impl Attempt {
     #[allow(clippy::result_large_err)]
     fn check_same_trace<T, F, Fut>(
         &self,
-        report: &Report,
+        report: &mut Report,
         opts: Options,
         make: &F,
     ) -> Result<(), Failed>
@@ -210,6 +221,10 @@ impl Attempt {
         Fut: Future<Output = T> + 'static,
         T: Send + 'static,
     {
+        let opts = Options {
+            timeline: false,
+            ..opts
+        };
         let again = match run(opts, make.clone()) {
             Ok((_, again)) => again,
             Err(e) => {
@@ -251,20 +266,56 @@ impl Attempt {
 }
 
 impl Attempt {
-    /// Runs a failed run again with its timeline recorded, writes the page, and returns its
-    /// path (`None` when the page could not be made).
+    /// The page of a failed run's timeline, as a path to print: the timeline the run recorded,
+    /// else one recorded by running the same seed again. `None` under a grader (no pages there)
+    /// or when the page could not be made.
     pub(super) fn timeline_of<T, F, Fut>(
         &self,
-        _seed: u64,
-        _make: &F,
-        _failed: &Failed,
+        seed: u64,
+        make: &F,
+        failed: &Failed,
     ) -> Option<String>
     where
         F: Fn() -> Fut + Clone + Send + 'static,
         Fut: Future<Output = T> + 'static,
         T: Send + 'static,
     {
-        // The timeline's recorder lands in the next commits.
-        None
+        if grader().is_some() {
+            return None;
+        }
+        let timeline = match &failed.timeline {
+            Some(tl) => (**tl).clone(),
+            None => {
+                let opts = Options {
+                    timeline: true,
+                    ..Options::with_seed(seed)
+                };
+                match run(opts, make.clone()) {
+                    Ok((_, report)) => report.timeline?,
+                    Err(e) => {
+                        super::batch::note_stuck(Stuck::after(&e.failure));
+                        *e.timeline?
+                    }
+                }
+            }
+        };
+        Some(self.save(&timeline, seed, Some(failed.headline.clone())))
+    }
+
+    /// Writes a run's timeline page; its absolute path, or why it could not be written.
+    fn save(&self, timeline: &crate::sim::Timeline, seed: u64, failure: Option<String>) -> String {
+        let info = TimelineInfo {
+            test: self.name.clone(),
+            seed,
+            failure,
+            replay: replay_command(seed, &self.cargo_flags),
+        };
+        match save_timeline(timeline, &info) {
+            Ok(path) => std::path::absolute(&path)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+            Err(e) => format!("(could not write the timeline page: {e})"),
+        }
     }
 }
