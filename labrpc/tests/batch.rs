@@ -158,10 +158,9 @@ fn one_failing_run_reads_at_a_glance() {
         "{}/timeline/body_mixed-seed13.html",
         env!("CARGO_TARGET_TMPDIR")
     );
-    let expected = format!(
-        "---- body_mixed stdout ----\nbody_mixed FAILED: bad seed 13\n  (check at labrpc/tests/batch.rs:"
-    );
-    assert!(out.contains(&expected), "{out}");
+    let expected = "---- body_mixed stdout ----\nbody_mixed FAILED: bad seed 13\n  (check at \
+                    labrpc/tests/batch.rs:";
+    assert!(out.contains(expected), "{out}");
     assert!(
         out.contains(&format!(
             "  virtual time 0.010000s, seed=13\n  replay: LAB_SEED=13 cargo test -p labrpc --test \
