@@ -73,7 +73,8 @@ pub enum Failure {
         message: String,
         /// Where the panic happened (file:line:column).
         location: String,
-        /// Where the panicking task was spawned.
+        /// Where it panicked: the task's spawn location, or the tester's call into the student's
+        /// method it was in.
         task: String,
         /// The backtrace, when `RUST_BACKTRACE` asked for one (else empty).
         backtrace: String,
@@ -123,10 +124,7 @@ impl fmt::Display for Failure {
                 task,
                 backtrace,
             } => {
-                write!(
-                    f,
-                    "{node} panicked at {location}: {message}\n  in the task spawned at {task}"
-                )?;
+                write!(f, "{node} panicked at {location}: {message}\n  in {task}")?;
                 if !backtrace.is_empty() {
                     write!(f, "\n{backtrace}")?;
                 }
