@@ -1,5 +1,7 @@
 //! The watchdog: each way a run can go wrong gets its own verdict, within a few seconds of wall
-//! time, and the next run still works.
+//! time, and the next run still works. The `*_under_load` tests spin `2 x cores` threads beside
+//! the run; to check the whole suite on a loaded machine:
+//! `for i in $(seq $((2 * $(nproc)))); do (while :; do :; done) & done; cargo test -p labrpc --test watchdog; kill $(jobs -p)`
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // these tests block and spin on purpose
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -52,6 +52,7 @@ fn install_panic_hook() {
             let Some(c) = try_ctx() else {
                 return previous(info);
             };
+            let _hook = c.shared.monitor.enter_panic_hook();
             let message = info
                 .payload_as_str()
                 .map(str::to_string)

@@ -2,7 +2,8 @@
 //!
 //! The run's thread publishes, through atomics, which task it is polling and how far virtual time has
 //! come. The watchdog samples that and tells apart a thread held by one poll (blocked, or spinning in a
-//! loop with no await), a livelock (polls go on but virtual time stands still) and plain slowness.
+//! loop with no await, told apart by the thread's scheduler state), a livelock (polls go on but
+//! virtual time stands still) and plain slowness.
 //! It is the only part of the framework that reads the wall clock, and nothing it reads flows back
 //! into the run.
 
@@ -26,11 +27,15 @@ pub(crate) struct Monitor {
     node: AtomicU32,
     vtime_ns: AtomicU64,
     stop: AtomicBool,
+    /// Set while the panic hook records a panic (resolving a backtrace can take seconds under load):
+    /// the framework's own work, not a poll that holds the thread.
+    in_panic_hook: AtomicBool,
     root_waker: Mutex<Option<Waker>>,
     /// The tester's call into code under test in progress, if any (see [`super::student_call`]).
     call: Mutex<Option<CallSite>>,
     /// `/proc/.../task/<tid>/stat` of the run's thread, to tell a spinning thread from a blocked one;
-    /// opened once, before any code of the run, and read again from its start at every sample.
+    /// opened once, before any code of the run, and read again from its start at every sample while
+    /// one poll holds the thread.
     pub stat: Mutex<Option<std::fs::File>>,
 }
 
@@ -50,6 +55,15 @@ pub(crate) struct CallGuard<'a> {
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
         *self.monitor.call.lock().unwrap_or_else(|e| e.into_inner()) = self.previous;
+    }
+}
+
+/// Ends the panic hook's mark on the monitor.
+pub(crate) struct PanicHookGuard<'a>(&'a Monitor);
+
+impl Drop for PanicHookGuard<'_> {
+    fn drop(&mut self) {
+        self.0.in_panic_hook.store(false, Relaxed);
     }
 }
 
@@ -73,6 +87,12 @@ impl Monitor {
         self.loc.store(ptr::from_ref(loc).cast_mut(), Relaxed);
         self.in_poll.store(true, Relaxed);
         PollGuard(self)
+    }
+
+    /// Marks the panic hook's work, until the guard drops.
+    pub(crate) fn enter_panic_hook(&self) -> PanicHookGuard<'_> {
+        self.in_panic_hook.store(true, Relaxed);
+        PanicHookGuard(self)
     }
 
     pub(crate) fn set_vtime(&self, ns: u64) {
@@ -281,14 +301,15 @@ impl Watch {
         let now = std::time::Instant::now();
         let polls = m.polls.load(Relaxed);
         let vtime = m.vtime();
-        if polls != self.last_polls {
+        let in_hook = m.in_panic_hook.load(Relaxed);
+        if polls != self.last_polls || in_hook {
             self.last_polls = polls;
             self.polls_since = now;
             self.states = StateCounts::default();
         } else if let Some(s) = m.thread_state() {
             self.states.add(s);
         }
-        if vtime != self.last_vtime {
+        if vtime != self.last_vtime || in_hook {
             self.last_vtime = vtime;
             self.vtime_since = now;
             self.livelock_tasks.clear();
@@ -307,7 +328,9 @@ impl Watch {
         if now.duration_since(self.vtime_since) >= self.stall_limit / 4 {
             self.note_livelock_task(m);
         }
-        if now.duration_since(self.vtime_since) >= self.stall_limit {
+        // A livelock only while polls go on: when one poll has held the thread for a while (it may
+        // have begun late in the stall, on a loaded machine), the verdict above is due instead.
+        if now.duration_since(self.vtime_since) >= self.stall_limit && held < self.stall_limit / 4 {
             return Some(Verdict::Livelock(std::mem::take(&mut self.livelock_tasks)));
         }
         if now.duration_since(self.started) >= self.wall_limit {
