@@ -128,7 +128,9 @@ impl KvCluster {
             kind: "kv",
         };
         let cfg = KvCluster {
-            cluster: Cluster::new(&Network::new(), name, n, |kv: &KvServer| kv.kill()),
+            cluster: Cluster::new(&Network::new(), name, n, |kv: &KvServer| {
+                sim::student_call_sync("KvServer::kill", || kv.kill())
+            }),
             max_raft_state,
             clerks: Arc::new(Mutex::new(Clerks {
                 ends: BTreeMap::new(),
@@ -221,11 +223,15 @@ impl KvCluster {
         let max = self.max_raft_state;
         self.start_member(i, |ends, persister| {
             let node = Node::new(self.server_name(i));
-            let kv = node.enter(|| KvServer::new(ends, i, persister, max));
+            let kv = node.enter(|| {
+                sim::student_call_sync("KvServer::new", || KvServer::new(ends, i, persister, max))
+            });
             let server = node.enter(|| {
                 let s = Server::new();
-                s.add_service(kv.service());
-                s.add_service(kv.raft().service());
+                s.add_service(sim::student_call_sync("KvServer::service", || kv.service()));
+                s.add_service(sim::student_call_sync("Raft::service", || {
+                    kv.raft().service()
+                }));
                 s
             });
             (Member { handle: kv, node }, server)
@@ -236,7 +242,12 @@ impl KvCluster {
     pub async fn leader(&self) -> Option<usize> {
         for i in 0..self.n() {
             let state = self
-                .on(i, |kv| async move { kv.raft().get_state().await })
+                .on(i, |kv| {
+                    sim::student_call(
+                        "Raft::get_state",
+                        async move { kv.raft().get_state().await },
+                    )
+                })
                 .await;
             if let Some((_, true)) = state {
                 return Some(i);
@@ -273,7 +284,7 @@ impl KvCluster {
             ends.swap(k, sim::random_range(0..=k));
         }
         let node = Node::new(format!("clerk-{id}"));
-        let clerk = node.enter(|| Clerk::new(ends));
+        let clerk = node.enter(|| sim::student_call_sync("Clerk::new", || Clerk::new(ends)));
         self.connect_client(id, to);
         TestClerk {
             cfg: self.clone(),
@@ -383,7 +394,7 @@ impl TestClerk {
         let k = key.to_string();
         let v: String = self
             .run(OpKind::Get, key, "", |mut ck| async move {
-                let v = ck.get(&k).await;
+                let v = sim::student_call("Clerk::get", ck.get(&k)).await;
                 (ck, v)
             })
             .await;
@@ -398,7 +409,7 @@ impl TestClerk {
     pub async fn put(&mut self, key: &str, value: &str) {
         let (k, v) = (key.to_string(), value.to_string());
         self.run(OpKind::Put, key, value, |mut ck| async move {
-            ck.put(&k, &v).await;
+            sim::student_call("Clerk::put", ck.put(&k, &v)).await;
             (ck, ())
         })
         .await
@@ -408,7 +419,7 @@ impl TestClerk {
     pub async fn append(&mut self, key: &str, value: &str) {
         let (k, v) = (key.to_string(), value.to_string());
         self.run(OpKind::Append, key, value, |mut ck| async move {
-            ck.append(&k, &v).await;
+            sim::student_call("Clerk::append", ck.append(&k, &v)).await;
             (ck, ())
         })
         .await
