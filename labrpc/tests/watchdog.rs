@@ -395,3 +395,28 @@ fn blocking_after_a_student_call_names_the_task() {
         "{err}"
     );
 }
+
+#[test]
+fn spinning_that_begins_late_is_a_busy_loop() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    // The run's setup takes most of a stall limit (a loaded machine, a slow start) before the
+    // spinner's one poll begins: virtual time has stood still all along, yet this is no livelock.
+    let err = expect_failure(opts(), || {
+        std::thread::sleep(Duration::from_millis(850));
+        async {
+            Node::new("late-spinner")
+                .spawn(async {
+                    while !STOP.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+                .await
+                .ok();
+        }
+    });
+    STOP.store(true, Ordering::Relaxed);
+    assert!(
+        matches!(&err.failure, Failure::BusyLoop { task } if task.contains("late-spinner")),
+        "{err}"
+    );
+}

@@ -265,12 +265,17 @@ pub(crate) struct Watch {
     /// The thread's states at the samples since the last poll began (the sample that saw it
     /// begin excluded: the thread was busy with other polls just before).
     states: StateCounts,
+    /// Samples that saw a new poll since virtual time last moved.
+    poll_changes: u32,
     livelock_tasks: Vec<Culprit>,
 }
 
 /// Fewest state samples a blocked-or-spinning verdict rests on, when the OS gives the state (the
 /// run loop samples four times per stall limit or more often; a starved watchdog may sample less).
 const MIN_STATE_SAMPLES: u32 = 3;
+
+/// Samples that must see new polls, within a stall of virtual time, for a livelock verdict.
+const LIVELOCK_POLL_CHANGES: u32 = 3;
 
 impl Watch {
     #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -285,6 +290,7 @@ impl Watch {
             polls_since: now,
             vtime_since: now,
             states: StateCounts::default(),
+            poll_changes: 0,
             livelock_tasks: Vec::new(),
         }
     }
@@ -302,16 +308,19 @@ impl Watch {
         let polls = m.polls.load(Relaxed);
         let vtime = m.vtime();
         let in_hook = m.in_panic_hook.load(Relaxed);
-        if polls != self.last_polls || in_hook {
+        let new_poll = polls != self.last_polls;
+        if new_poll || in_hook {
             self.last_polls = polls;
             self.polls_since = now;
             self.states = StateCounts::default();
+            self.poll_changes += 1;
         } else if let Some(s) = m.thread_state() {
             self.states.add(s);
         }
         if vtime != self.last_vtime || in_hook {
             self.last_vtime = vtime;
             self.vtime_since = now;
+            self.poll_changes = 0;
             self.livelock_tasks.clear();
         }
         let held = now.duration_since(self.polls_since);
@@ -328,9 +337,13 @@ impl Watch {
         if now.duration_since(self.vtime_since) >= self.stall_limit / 4 {
             self.note_livelock_task(m);
         }
-        // A livelock only while polls go on: when one poll has held the thread for a while (it may
-        // have begun late in the stall, on a loaded machine), the verdict above is due instead.
-        if now.duration_since(self.vtime_since) >= self.stall_limit && held < self.stall_limit / 4 {
+        // A livelock only while polls go on: new polls seen now and at a few samples before. One
+        // poll that began late in the stall (a slow start on a loaded machine) and holds the
+        // thread gets the verdict above instead, once it has held it long enough.
+        if now.duration_since(self.vtime_since) >= self.stall_limit
+            && new_poll
+            && self.poll_changes >= LIVELOCK_POLL_CHANGES
+        {
             return Some(Verdict::Livelock(std::mem::take(&mut self.livelock_tasks)));
         }
         if now.duration_since(self.started) >= self.wall_limit {
