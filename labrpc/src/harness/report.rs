@@ -91,14 +91,14 @@ pub enum Failure {
         /// When the last network or trace event happened.
         last_event: Duration,
     },
-    /// One poll held the thread without using the CPU.
+    /// One poll held the thread while it slept (a blocking call).
     Blocked {
-        /// The task that held the thread.
+        /// The task that held the thread, or the student's method the tester had called there.
         task: String,
     },
-    /// One poll held the thread while using the CPU.
+    /// One poll held the thread while it ran or waited for a CPU (a loop with no await).
     BusyLoop {
-        /// The task that held the thread.
+        /// The task that held the thread, or the student's method the tester had called there.
         task: String,
     },
     /// Tasks kept running but virtual time stood still.
