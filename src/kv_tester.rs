@@ -126,7 +126,9 @@ impl KvCluster {
             kind: "kv",
         };
         let cfg = KvCluster {
-            cluster: Cluster::new(&Network::new(), name, n, |kv: &KvServer| kv.kill()),
+            cluster: Cluster::new(&Network::new(), name, n, |kv: &KvServer| {
+                sim::student_call_sync("KvServer::kill", || kv.kill())
+            }),
             max_raft_state,
             clerks: Arc::new(Mutex::new(Clerks {
                 ends: BTreeMap::new(),
@@ -220,11 +222,15 @@ impl KvCluster {
         let max = self.max_raft_state;
         self.start_member(i, |ends, persister| {
             let node = Node::new(self.server_name(i));
-            let kv = node.enter(|| KvServer::new(ends, i, persister, max));
+            let kv = node.enter(|| {
+                sim::student_call_sync("KvServer::new", || KvServer::new(ends, i, persister, max))
+            });
             let server = node.enter(|| {
                 let s = Server::new();
-                s.add_service(kv.service());
-                s.add_service(kv.raft().service());
+                s.add_service(sim::student_call_sync("KvServer::service", || kv.service()));
+                s.add_service(sim::student_call_sync("Raft::service", || {
+                    kv.raft().service()
+                }));
                 s
             });
             (Member { handle: kv, node }, server)
@@ -235,7 +241,12 @@ impl KvCluster {
     pub async fn leader(&self) -> Option<usize> {
         for i in 0..self.n() {
             let state = self
-                .on(i, |kv| async move { kv.raft().get_state().await })
+                .on(i, |kv| {
+                    sim::student_call(
+                        "Raft::get_state",
+                        async move { kv.raft().get_state().await },
+                    )
+                })
                 .await;
             if let Some((term, leader)) = state
                 && timeline::is_recording()
@@ -280,7 +291,7 @@ impl KvCluster {
             ends.swap(k, sim::random_range(0..=k));
         }
         let node = Node::new(format!("clerk-{id}"));
-        let clerk = node.enter(|| Clerk::new(ends));
+        let clerk = node.enter(|| sim::student_call_sync("Clerk::new", || Clerk::new(ends)));
         self.connect_client(id, to);
         TestClerk {
             cfg: self.clone(),
@@ -407,7 +418,7 @@ impl TestClerk {
                 key,
                 "",
                 |mut ck| async move {
-                    let v = ck.get(&k).await;
+                    let v = sim::student_call("Clerk::get", ck.get(&k)).await;
                     (ck, v)
                 },
                 |v: &String| brief(v),
@@ -428,7 +439,7 @@ impl TestClerk {
             key,
             value,
             |mut ck| async move {
-                ck.put(&k, &v).await;
+                sim::student_call("Clerk::put", ck.put(&k, &v)).await;
                 (ck, ())
             },
             |_| String::new(),
@@ -444,7 +455,7 @@ impl TestClerk {
             key,
             value,
             |mut ck| async move {
-                ck.append(&k, &v).await;
+                sim::student_call("Clerk::append", ck.append(&k, &v)).await;
                 (ck, ())
             },
             |_| String::new(),

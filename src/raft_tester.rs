@@ -146,7 +146,9 @@ impl RaftCluster {
             kind: "raft",
         };
         let cfg = RaftCluster {
-            cluster: Cluster::new(&network, name, n, |rf: &Raft| rf.kill()),
+            cluster: Cluster::new(&network, name, n, |rf: &Raft| {
+                sim::student_call_sync("Raft::kill", || rf.kill())
+            }),
             snapshots,
             applied: Arc::new(Mutex::new(Applied {
                 logs: vec![BTreeMap::new(); n],
@@ -204,10 +206,12 @@ impl RaftCluster {
             }
             let (tx, rx) = mpsc::channel(APPLY_CHANNEL_CAPACITY);
             let node = Node::new(self.server_name(i));
-            let raft = node.enter(|| Raft::new(ends, i, persister, tx));
+            let raft = node.enter(|| {
+                sim::student_call_sync("Raft::new", || Raft::new(ends, i, persister, tx))
+            });
             let server = node.enter(|| {
                 let s = Server::new();
-                s.add_service(raft.service());
+                s.add_service(sim::student_call_sync("Raft::service", || raft.service()));
                 s
             });
             let peer = Member { handle: raft, node };
@@ -249,7 +253,9 @@ impl RaftCluster {
                 // Like Go's tester, snapshot from inside the apply loop.
                 let _ = peer
                     .node
-                    .spawn(async move { raft.snapshot(index, data).await })
+                    .spawn(sim::student_call("Raft::snapshot", async move {
+                        raft.snapshot(index, data).await
+                    }))
                     .await;
             }
         }
@@ -348,8 +354,13 @@ impl RaftCluster {
                 postcard::to_allocvec(&(index, xlog)).unwrap_or_default(),
             )
         };
-        self.on(i, move |rf| async move { rf.snapshot(index, data).await })
-            .await?;
+        self.on(i, move |rf| {
+            sim::student_call(
+                "Raft::snapshot",
+                async move { rf.snapshot(index, data).await },
+            )
+        })
+        .await?;
         Some(index)
     }
 
@@ -374,7 +385,11 @@ impl RaftCluster {
 
     /// `Raft::get_state` of peer `i`, or `None` if it is crashed.
     pub async fn get_state(&self, i: usize) -> Option<(u64, bool)> {
-        let state = self.on(i, |rf| async move { rf.get_state().await }).await;
+        let state = self
+            .on(i, |rf| {
+                sim::student_call("Raft::get_state", async move { rf.get_state().await })
+            })
+            .await;
         if let Some((term, leader)) = state
             && timeline::is_recording()
         {
@@ -385,8 +400,10 @@ impl RaftCluster {
 
     /// `Raft::start` on peer `i`, or `None` if it is crashed.
     pub async fn start(&self, i: usize, command: Vec<u8>) -> Option<(u64, u64, bool)> {
-        self.on(i, move |rf| async move { rf.start(command).await })
-            .await
+        self.on(i, move |rf| {
+            sim::student_call("Raft::start", async move { rf.start(command).await })
+        })
+        .await
     }
 
     /// `Raft::start` of each command in turn on peer `i`, from one task with nothing between
@@ -399,7 +416,7 @@ impl RaftCluster {
         self.on(i, move |rf| async move {
             let mut out = Vec::new();
             for c in commands {
-                out.push(rf.start(c).await);
+                out.push(sim::student_call("Raft::start", rf.start(c)).await);
             }
             out
         })

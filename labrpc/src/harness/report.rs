@@ -79,7 +79,8 @@ pub enum Failure {
         message: String,
         /// Where the panic happened (file:line:column).
         location: String,
-        /// Where the panicking task was spawned.
+        /// Where it panicked: the task's spawn location, or the tester's call into the student's
+        /// method it was in.
         task: String,
         /// The backtrace, when `RUST_BACKTRACE` asked for one (else empty).
         backtrace: String,
@@ -96,14 +97,14 @@ pub enum Failure {
         /// When the last network or trace event happened.
         last_event: Duration,
     },
-    /// One poll held the thread without using the CPU.
+    /// One poll held the thread while it slept (a blocking call).
     Blocked {
-        /// The task that held the thread.
+        /// The task that held the thread, or the student's method the tester had called there.
         task: String,
     },
-    /// One poll held the thread while using the CPU.
+    /// One poll held the thread while it ran or waited for a CPU (a loop with no await).
     BusyLoop {
-        /// The task that held the thread.
+        /// The task that held the thread, or the student's method the tester had called there.
         task: String,
     },
     /// Tasks kept running but virtual time stood still.
@@ -129,10 +130,7 @@ impl fmt::Display for Failure {
                 task,
                 backtrace,
             } => {
-                write!(
-                    f,
-                    "{node} panicked at {location}: {message}\n  in the task spawned at {task}"
-                )?;
+                write!(f, "{node} panicked at {location}: {message}\n  in {task}")?;
                 if !backtrace.is_empty() {
                     write!(f, "\n{backtrace}")?;
                 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::node::{NodeId, NodeState};
 use super::timeline::Recorder;
 use super::trace::Tracer;
-use super::watchdog::Monitor;
+use super::watchdog::{CallSite, Monitor};
 
 /// Per-run state reachable from any thread: the watchdog reads it while the run's thread may be stuck.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub(crate) struct PanicRecord {
     pub(crate) message: String,
     pub(crate) location: String,
     pub(crate) task: Option<&'static Location<'static>>,
+    /// The tester's call into code under test the panic happened in, if any.
+    pub(crate) call: Option<CallSite>,
     pub(crate) backtrace: String,
 }
 

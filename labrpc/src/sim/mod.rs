@@ -13,12 +13,16 @@
 //! - [`random_range`] / [`with_rng`] instead of `rand::rng()`: the calling node's seeded stream.
 //! - [`now`] for the virtual time since the start of the run, when a log line wants it;
 //!   [`set_label`] to tag the calling node's log lines; [`record`] to add an event to the trace.
+//!
+//! Testers wrap their calls into code under test in [`student_call`], so that a failure inside one
+//! names the student's method.
 
 mod context;
 pub(crate) mod log;
 mod node;
 mod rng;
 pub(crate) mod run;
+mod student;
 mod task;
 pub mod timeline;
 mod trace;
@@ -30,6 +34,7 @@ pub(crate) use log::init_logging;
 pub use log::set_label;
 pub use node::{Node, NodeId};
 pub use rng::{new_rng, random_range, with_rng};
+pub use student::{StudentCall, student_call, student_call_sync};
 pub use task::spawn;
 pub use timeline::Timeline;
 pub use trace::{Event, EventKind, digest, record};

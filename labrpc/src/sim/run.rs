@@ -15,7 +15,7 @@ use super::context::{CTX, CURRENT, Ctx, PanicRecord, Shared, try_ctx};
 use super::node::{Node, NodeId};
 use super::timeline::{Recorder, Timeline};
 use super::trace::Tracer;
-use super::watchdog::{Monitor, Verdict, Watch};
+use super::watchdog::{CallSite, Culprit, Monitor, Verdict, Watch};
 use crate::harness::{Failure, Options, Report, RunError};
 
 /// The run's root future: the test body, polled as the tester's node, stoppable by the watchdog.
@@ -53,6 +53,7 @@ fn install_panic_hook() {
             let Some(c) = try_ctx() else {
                 return previous(info);
             };
+            let _hook = c.shared.monitor.enter_panic_hook();
             let message = info
                 .payload_as_str()
                 .map(str::to_string)
@@ -68,6 +69,7 @@ fn install_panic_hook() {
             };
             let node = CURRENT.with(Cell::get);
             let task = c.shared.monitor.current_task().map(|(_, l)| l);
+            let call = task.and_then(|_| c.shared.monitor.current_call());
             let mut slot = c.shared.panic.lock().unwrap_or_else(|e| e.into_inner());
             if slot.is_none() {
                 *slot = Some(PanicRecord {
@@ -75,6 +77,7 @@ fn install_panic_hook() {
                     message,
                     location,
                     task,
+                    call,
                     backtrace,
                 });
             }
@@ -159,25 +162,35 @@ where
 /// The failure the watchdog's verdict stands for.
 fn watchdog_failure(shared: &Shared, verdict: Verdict, wall_limit: Duration) -> Failure {
     match verdict {
-        Verdict::Blocked(t) => Failure::Blocked {
-            task: task_name(shared, t),
+        Verdict::Blocked(c) => Failure::Blocked {
+            task: task_name(shared, c),
         },
-        Verdict::BusyLoop(t) => Failure::BusyLoop {
-            task: task_name(shared, t),
+        Verdict::BusyLoop(c) => Failure::BusyLoop {
+            task: task_name(shared, c),
         },
-        Verdict::Livelock(ts) => Failure::Livelock {
-            tasks: ts.into_iter().map(|t| task_name(shared, Some(t))).collect(),
+        Verdict::Livelock(cs) => Failure::Livelock {
+            tasks: cs.into_iter().map(|c| task_name(shared, c)).collect(),
         },
         Verdict::Slow => Failure::WallLimit { limit: wall_limit },
     }
 }
 
-fn task_name(shared: &Shared, t: Option<(NodeId, &'static Location<'static>)>) -> String {
-    match t {
-        None => "the runtime itself, outside any task (a Drop implementation?)".to_string(),
-        Some((_, loc)) if std::ptr::eq(loc, ROOT_LOCATION) => "the test body".to_string(),
-        Some((node, loc)) => format!("{}'s task spawned at {loc}", shared.node_name(node)),
+/// Where the thread was, for a message: the student's method when the tester had called into it,
+/// else the task.
+fn task_name(shared: &Shared, c: Culprit) -> String {
+    match (c.task, c.call) {
+        (None, _) => "the runtime itself, outside any task (a Drop implementation?)".to_string(),
+        (Some((node, _)), Some(call)) => call_name(&shared.node_name(node), call),
+        (Some((_, loc)), None) if std::ptr::eq(loc, ROOT_LOCATION) => "the test body".to_string(),
+        (Some((node, loc)), None) => format!("{}'s task spawned at {loc}", shared.node_name(node)),
     }
+}
+
+fn call_name(node: &str, call: CallSite) -> String {
+    format!(
+        "the student's {} on {node} (called by the tester at {})",
+        call.method, call.caller
+    )
 }
 
 fn error(shared: &Shared, seed: u64, failure: Failure) -> RunError {
@@ -370,7 +383,11 @@ fn panic_failure(
             node: shared.node_name(p.node).to_string(),
             message: p.message,
             location: p.location,
-            task: p.task.map_or_else(|| "(unknown)".into(), |l| l.to_string()),
+            task: match (p.call, p.task) {
+                (Some(call), _) => call_name(&shared.node_name(p.node), call),
+                (None, Some(l)) => format!("the task spawned at {l}"),
+                (None, None) => "an unknown task".into(),
+            },
             backtrace: p.backtrace,
         }
     }
