@@ -100,7 +100,9 @@ struct State {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 struct Entry {
     term: u64,
-    #[serde(with = "bytes")]
+    // One byte string rather than a sequence of numbers: the log is encoded at every change, and
+    // byte by byte that is slow.
+    #[serde(with = "serde_bytes")]
     command: Vec<u8>,
 }
 
@@ -108,31 +110,6 @@ impl Entry {
     /// Appends the entry's encoding to `bytes`.
     fn encode_onto(&self, bytes: &mut Vec<u8>) {
         *bytes = postcard::to_extend(self, std::mem::take(bytes)).expect("an entry encodes");
-    }
-}
-
-/// Encodes a `Vec<u8>` as one byte string rather than as a sequence of numbers: the log is
-/// encoded at every change, and byte by byte that is slow.
-mod bytes {
-    use serde::Serializer;
-    use serde::de::{Deserializer, Error, Visitor};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct Bytes;
-        impl Visitor<'_> for Bytes {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-        }
-        d.deserialize_byte_buf(Bytes)
     }
 }
 
@@ -277,7 +254,7 @@ pub struct InstallSnapshotArgs {
     leader_id: usize,
     last_included_index: u64,
     last_included_term: u64,
-    #[serde(with = "bytes")]
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
 }
 
