@@ -114,9 +114,10 @@ fn log_column() -> Option<(usize, usize, String)> {
     let nodes = c.nodes.try_borrow().ok()?;
     let columns = nodes.iter().map(|n| column_of(&n.name) + 1).max()?;
     let n = nodes.get(id)?;
-    let tag = match (column_of(&n.name), n.label.is_empty()) {
-        (0, _) | (_, true) => n.name.to_string(),
-        (_, false) => n.label.clone(),
+    // The name too: a column has no header, and the tester's column holds several nodes.
+    let tag = match n.label.is_empty() {
+        true => n.name.to_string(),
+        false => format!("{} {}", n.name, n.label),
     };
     Some((column_of(&n.name), columns, tag))
 }
@@ -147,14 +148,29 @@ fn terminal_width() -> usize {
 fn in_column(time: &str, column: usize, columns: usize, width: usize, line: &str) -> String {
     let col_w = (width.saturating_sub(TIME_W) / columns.max(1)).max(16);
     let indent = " ".repeat(col_w * column);
-    let chars: Vec<char> = line.chars().collect();
     let mut out = String::new();
-    for (i, chunk) in chars.chunks(col_w - 1).enumerate() {
-        let piece: String = chunk.iter().collect();
+    for (i, piece) in wrap(line, col_w - 1).iter().enumerate() {
         let time = if i == 0 { time } else { "" };
         out.push_str(&format!("{time:>w$} {indent}{piece}\n", w = TIME_W - 1));
     }
     out
+}
+
+/// `line` cut into pieces of at most `width` characters, at spaces where it can be.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest: Vec<char> = line.chars().collect();
+    while rest.len() > width {
+        let cut = match rest[..=width].iter().rposition(|c| *c == ' ') {
+            Some(at) if at > 0 => at,
+            _ => width,
+        };
+        pieces.push(rest[..cut].iter().collect());
+        let skip = usize::from(rest.get(cut) == Some(&' '));
+        rest.drain(..cut + skip);
+    }
+    pieces.push(rest.into_iter().collect());
+    pieces
 }
 
 /// Whether colours are allowed: `NO_COLOR` (any value) turns them off, as in most command-line tools.
@@ -255,7 +271,7 @@ impl FieldText {
 
 #[cfg(test)]
 mod tests {
-    use super::{column_of, in_column};
+    use super::{column_of, in_column, wrap};
 
     #[test]
     fn servers_get_columns_by_number_and_the_tester_and_clerks_the_first() {
@@ -275,8 +291,18 @@ mod tests {
         assert_eq!(lines.len(), 2, "{out}");
         assert_eq!(
             lines[0],
-            format!("  1.000000s {}T3 leader DEBG a me", " ".repeat(40))
+            format!("  1.000000s {}T3 leader DEBG a", " ".repeat(40))
         );
-        assert_eq!(lines[1], format!("{}ssage that wraps", " ".repeat(12 + 40)));
+        assert_eq!(
+            lines[1],
+            format!("{}message that wraps", " ".repeat(12 + 40))
+        );
+    }
+
+    #[test]
+    fn wrapping_cuts_at_spaces_else_anywhere() {
+        assert_eq!(wrap("ab cd ef", 5), ["ab cd", "ef"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("short", 9), ["short"]);
     }
 }
