@@ -85,20 +85,26 @@ fn thread_sleep_is_blocked() {
     assert!(matches!(err.failure, Failure::Blocked { .. }), "{err}");
 }
 
-#[test]
-fn spinning_is_a_busy_loop() {
-    static STOP: AtomicBool = AtomicBool::new(false);
+/// A run whose server "spinner" spins until `stop` is set, which happens once the run failed.
+fn spinning_run(stop: &'static AtomicBool) -> RunError {
     let err = expect_failure(opts(), || async {
         Node::new("spinner")
             .spawn(async {
-                while !STOP.load(Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     std::hint::spin_loop();
                 }
             })
             .await
             .ok();
     });
-    STOP.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    err
+}
+
+#[test]
+fn spinning_is_a_busy_loop() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let err = spinning_run(&STOP);
     assert!(
         matches!(&err.failure, Failure::BusyLoop { task } if task.contains("spinner")),
         "{err}"
@@ -236,19 +242,7 @@ fn under_load<T>(f: impl FnOnce() -> T) -> T {
 #[test]
 fn spinning_under_load_is_a_busy_loop() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let err = under_load(|| {
-        expect_failure(opts(), || async {
-            Node::new("spinner")
-                .spawn(async {
-                    while !STOP.load(Ordering::Relaxed) {
-                        std::hint::spin_loop();
-                    }
-                })
-                .await
-                .ok();
-        })
-    });
-    STOP.store(true, Ordering::Relaxed);
+    let err = under_load(|| spinning_run(&STOP));
     assert!(
         matches!(&err.failure, Failure::BusyLoop { task } if task.contains("spinner")),
         "{err}"
