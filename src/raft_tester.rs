@@ -364,6 +364,15 @@ impl RaftCluster {
         Some(index)
     }
 
+    /// Cuts every link into and out of `i` but the one from `i` to `to`, which holds its calls.
+    pub fn isolate_but_held(&self, i: usize, to: usize) {
+        self.hold(i, to);
+        for j in (0..self.n()).filter(|&j| j != i) {
+            self.link(j, i, Link::Cut);
+            self.link(i, j, if j == to { Link::Up } else { Link::Cut });
+        }
+    }
+
     /// Waits until `probe` returns `Some` (asking every 5 ms), for at most `limit`; `None` if it
     /// never did.
     pub async fn wait_until<T, F, Fut>(&self, limit: Duration, mut probe: F) -> Option<T>
@@ -576,5 +585,23 @@ impl RaftCluster {
             }
         }
         panic!("one({}) failed to reach agreement", show(&command));
+    }
+}
+
+/// Polls `probe` every millisecond for at most `limit`; the time and value of its first `Some`.
+pub async fn first_time<T, F, Fut>(limit: Duration, mut probe: F) -> Option<(Instant, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return Some((Instant::now(), v));
+        }
+        if t0.elapsed() >= limit {
+            return None;
+        }
+        sleep(Duration::from_millis(1)).await;
     }
 }

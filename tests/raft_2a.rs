@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use raftlab::raft_tester::{
-    ELECTION_TIMEOUT, Link, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, Net, RaftCluster, Retry,
-    Snapshots, raft_test, random_cmd,
+    ELECTION_TIMEOUT, Link, MAX_ELECTION_TIMEOUT, MIN_ELECTION_TIMEOUT, Net, RaftCluster,
+    Snapshots, first_time, raft_test,
 };
 use tokio::time::{Instant, sleep};
 
@@ -151,36 +151,9 @@ fn leader_yields_to_higher_term_2a() {
     );
 }
 
-/// Polls `probe` every millisecond for at most `limit`; the time and value of its first `Some`.
-async fn first_time<T, F, Fut>(limit: Duration, mut probe: F) -> Option<(Instant, T)>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return Some((Instant::now(), v));
-        }
-        if t0.elapsed() >= limit {
-            return None;
-        }
-        sleep(Duration::from_millis(1)).await;
-    }
-}
-
 /// The term of peer `i` (0 if it is crashed).
 async fn term_of(cfg: &RaftCluster, i: usize) -> u64 {
     cfg.get_state(i).await.map_or(0, |s| s.0)
-}
-
-/// Cuts every link into and out of `i` but the one from `i` to `to`, which holds its calls.
-fn isolate_but_held(cfg: &RaftCluster, i: usize, to: usize) {
-    cfg.hold(i, to);
-    for j in (0..cfg.n()).filter(|&j| j != i) {
-        cfg.link(j, i, Link::Cut);
-        cfg.link(i, j, if j == to { Link::Up } else { Link::Cut });
-    }
 }
 
 /// A vote counts only in the election it was asked for. A candidate that reaches one peer,
@@ -197,7 +170,7 @@ fn late_vote_does_not_count_2a() {
             let leader = cfg.check_one_leader().await;
             let term0 = term_of(&cfg, leader).await;
             let (c, v) = ((leader + 1) % 3, (leader + 2) % 3);
-            isolate_but_held(&cfg, c, v);
+            cfg.isolate_but_held(c, v);
             // c stands twice: its oldest held request is then of an election it has given up.
             let limit = 10 * ELECTION_TIMEOUT;
             let stood = cfg
@@ -248,7 +221,7 @@ fn vote_restarts_timer_2a() {
             let leader = cfg.check_one_leader().await;
             let (c, v) = ((leader + 1) % 5, (leader + 2) % 5);
             // c stands again and again, alone; its requests to v wait in the hold.
-            isolate_but_held(&cfg, c, v);
+            cfg.isolate_but_held(c, v);
             // v is down between rounds, so that the terms it has seen stay known.
             let mut seen = term_of(&cfg, v).await;
             cfg.crash1(v);
@@ -317,61 +290,6 @@ fn vote_restarts_timer_2a() {
                 cfg.connect(i);
             }
             cfg.check_one_leader().await;
-        },
-    );
-}
-
-/// Refusing a vote leaves the election timer alone (Figure 2; only a granted vote restarts it).
-/// A server whose log is behind asks, again and again, for the vote of the one other server
-/// left, which refuses: that server must still stand within the longest election timeout the
-/// lab allows, although a refused request reaches it more often than the shortest timeout.
-#[test]
-fn refused_vote_keeps_timer_2a() {
-    raft_test(
-        3,
-        Net::Reliable,
-        Snapshots::Off,
-        "2A refusing a vote keeps the timer",
-        |cfg| async move {
-            let leader = cfg.check_one_leader().await;
-            let (s, u) = ((leader + 1) % 3, (leader + 2) % 3);
-            // s falls behind, then stands again and again alone; its requests to u wait.
-            cfg.disconnect(s);
-            cfg.one(random_cmd(), 2, Retry::No).await;
-            isolate_but_held(&cfg, s, u);
-            const SPACING: Duration = Duration::from_millis(150);
-            let rounds = (MAX_ELECTION_TIMEOUT.as_millis() / SPACING.as_millis() + 2) as usize;
-            let limit = (rounds as u32 + 2) * MAX_ELECTION_TIMEOUT;
-            let ready = cfg
-                .wait_until(limit, || async { (cfg.held(s, u) >= rounds).then_some(()) })
-                .await;
-            assert!(
-                ready.is_some(),
-                "server {s}, cut off, did not stand for election {rounds} times within {limit:?}"
-            );
-            // A call from u (a follower makes none) means u stood; it waits in the hold.
-            cfg.hold(u, s);
-            cfg.link(u, s, Link::Up);
-            // u's leader is gone; from now on u hears only s's requests, one every SPACING.
-            cfg.crash1(leader);
-            let gone = Instant::now();
-            for _ in 0..rounds {
-                let stood =
-                    first_time(SPACING, || async { (cfg.held(u, s) > 0).then_some(()) }).await;
-                if stood.is_some() {
-                    cfg.let_go(u, s);
-                    cfg.let_go(s, u);
-                    return;
-                }
-                cfg.release(s, u, 1);
-            }
-            panic!(
-                "server {u} lost its leader and for {:?} heard only the vote requests of server {s} \
-             (one every {SPACING:?}), whose log is behind, and did not stand for election: \
-             refusing a vote must not restart the election timer (the longest timeout the lab \
-             allows is {MAX_ELECTION_TIMEOUT:?})",
-                gone.elapsed()
-            );
         },
     );
 }

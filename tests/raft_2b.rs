@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use labrpc::sim;
 use raftlab::raft_tester::{
-    ELECTION_TIMEOUT, Net, Retry, Snapshots, cmd, raft_test, random_cmd, show,
+    ELECTION_TIMEOUT, Link, MAX_ELECTION_TIMEOUT, Net, Retry, Snapshots, cmd, first_time,
+    raft_test, random_cmd, show,
 };
-use tokio::time::sleep;
+use tokio::time::{Instant, sleep};
 
 #[test]
 fn basic_agree_2b() {
@@ -438,6 +439,62 @@ fn count_2b() {
                 total3 - total2 <= 3 * 20,
                 "too many RPCs ({}) for 1 second of idleness",
                 total3 - total2
+            );
+        },
+    );
+}
+
+/// Refusing a vote leaves the election timer alone (Figure 2; only a granted vote restarts it).
+/// A server whose log is behind asks, again and again, for the vote of the one other server
+/// left, which refuses: that server must still stand within the longest election timeout the
+/// lab allows, although a refused request reaches it more often than the shortest timeout.
+/// It is a 2B test: the refusal comes from the up-to-date check on the logs.
+#[test]
+fn refused_vote_keeps_timer_2b() {
+    raft_test(
+        3,
+        Net::Reliable,
+        Snapshots::Off,
+        "2B refusing a vote keeps the timer",
+        |cfg| async move {
+            let leader = cfg.check_one_leader().await;
+            let (s, u) = ((leader + 1) % 3, (leader + 2) % 3);
+            // s falls behind, then stands again and again alone; its requests to u wait.
+            cfg.disconnect(s);
+            cfg.one(random_cmd(), 2, Retry::No).await;
+            cfg.isolate_but_held(s, u);
+            const SPACING: Duration = Duration::from_millis(150);
+            let rounds = (MAX_ELECTION_TIMEOUT.as_millis() / SPACING.as_millis() + 2) as usize;
+            let limit = (rounds as u32 + 2) * MAX_ELECTION_TIMEOUT;
+            let ready = cfg
+                .wait_until(limit, || async { (cfg.held(s, u) >= rounds).then_some(()) })
+                .await;
+            assert!(
+                ready.is_some(),
+                "server {s}, cut off, did not stand for election {rounds} times within {limit:?}"
+            );
+            // A call from u (a follower makes none) means u stood; it waits in the hold.
+            cfg.hold(u, s);
+            cfg.link(u, s, Link::Up);
+            // u's leader is gone; from now on u hears only s's requests, one every SPACING.
+            cfg.crash1(leader);
+            let gone = Instant::now();
+            for _ in 0..rounds {
+                let stood =
+                    first_time(SPACING, || async { (cfg.held(u, s) > 0).then_some(()) }).await;
+                if stood.is_some() {
+                    cfg.let_go(u, s);
+                    cfg.let_go(s, u);
+                    return;
+                }
+                cfg.release(s, u, 1);
+            }
+            panic!(
+                "server {u} lost its leader and for {:?} heard only the vote requests of server {s} \
+             (one every {SPACING:?}), whose log is behind, and did not stand for election: \
+             refusing a vote must not restart the election timer (the longest timeout the lab \
+             allows is {MAX_ELECTION_TIMEOUT:?})",
+                gone.elapsed()
             );
         },
     );
