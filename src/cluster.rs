@@ -386,8 +386,12 @@ impl<M: Clone> Cluster<M> {
 
     /// Lets the `n` oldest held calls from `from` to `to` go; returns how many went.
     pub fn release(&self, from: usize, to: usize, n: usize) -> usize {
+        let count = match n {
+            usize::MAX => "all".to_string(),
+            n => n.to_string(),
+        };
         note(&format!(
-            "release {n} {} -> {}",
+            "release {count} {} -> {}",
             self.server_name(from),
             self.server_name(to)
         ));

@@ -46,6 +46,7 @@ fn body_mixed() {
     TestRun::new().run(|| async {
         tokio::time::sleep(Duration::from_millis(10)).await;
         let seed = sim::seed();
+        tracing::info!(target: "body", "the body logs once per run");
         assert!(seed % 10 != 3, "bad seed {seed}");
         if seed == 7 {
             let m = std::sync::Mutex::new(());
@@ -169,6 +170,16 @@ fn one_failing_run_reads_at_a_glance() {
         "{out}"
     );
     assert!(!out.contains("panicked at"), "{out}");
+    // The run made again for the timeline prints no log lines: the first run did.
+    let (out, _) = child_run(
+        "body_mixed",
+        &[("LAB_SEED", "13"), ("RUST_LOG", "body=info")],
+    );
+    assert_eq!(
+        out.matches("the body logs once per run").count(),
+        1,
+        "{out}"
+    );
     // RUST_BACKTRACE=1 gives the framework's panic and backtrace back.
     let (out, _) = child_run("body_mixed", &[("LAB_SEED", "13"), ("RUST_BACKTRACE", "1")]);
     assert!(

@@ -21,6 +21,9 @@ pub struct Options {
     /// Record the run's timeline (network, crashes, labels, tester actions, log lines) for
     /// [`save_timeline`](super::save_timeline). Recording changes nothing in the run.
     pub timeline: bool,
+    /// With [`timeline`](Self::timeline): print no log lines, whatever `RUST_LOG` says (a run
+    /// made again only for its timeline, whose lines the first run printed).
+    pub quiet: bool,
 }
 
 impl Options {
@@ -38,6 +41,7 @@ impl Options {
             stall_limit: Duration::from_secs(3),
             keep_events: false,
             timeline: false,
+            quiet: false,
         }
     }
 }
@@ -159,8 +163,9 @@ impl fmt::Display for Failure {
                 "the simulation thread is blocked in {task}: a blocking call in async code, most \
                  often a std::sync::Mutex locked again by code that already holds its guard (a \
                  helper that locks while its caller holds the lock: pass it the locked state \
-                 instead), else a blocking channel recv or std::thread::sleep. The last line \
-                 this task's server logged (RUST_LOG=debug) comes just before the blocking call"
+                 instead), else a blocking channel recv or std::thread::sleep. With \
+                 RUST_LOG=raft=debug (or kvraft=debug), that server's last log line shows how \
+                 far it got before the blocking call"
             ),
             Failure::BusyLoop { task } => write!(
                 f,

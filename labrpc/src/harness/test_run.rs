@@ -288,6 +288,7 @@ impl Attempt {
             None => {
                 let opts = Options {
                     timeline: true,
+                    quiet: true,
                     ..Options::with_seed(seed)
                 };
                 match run(opts, make.clone()) {

@@ -200,16 +200,18 @@ pub fn init_logging() {
 }
 
 /// The subscriber of a run that records a timeline, set on the run's thread only: it prints
-/// what [`init_logging`]'s would (filtered by `RUST_LOG`), and hands every event, whatever
-/// `RUST_LOG` says, to the timeline.
-pub(crate) fn recording_subscriber() -> impl Subscriber + Send + Sync {
-    let print = tracing_subscriber::fmt::layer()
-        .with_test_writer()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && no_color_unset())
-        .event_format(SimFormat {
-            layout: Layout::from_env(),
-        })
-        .with_filter(env_filter());
+/// what [`init_logging`]'s would (filtered by `RUST_LOG`) unless the run is `quiet`, and hands
+/// every event, whatever `RUST_LOG` says, to the timeline.
+pub(crate) fn recording_subscriber(quiet: bool) -> impl Subscriber + Send + Sync {
+    let print = (!quiet).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_test_writer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && no_color_unset())
+            .event_format(SimFormat {
+                layout: Layout::from_env(),
+            })
+            .with_filter(env_filter())
+    });
     tracing_subscriber::registry().with(print).with(Capture)
 }
 

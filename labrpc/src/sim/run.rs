@@ -238,7 +238,7 @@ where
     // A recording run captures its servers' log lines on this thread only.
     let _capture = opts
         .timeline
-        .then(|| tracing::subscriber::set_default(super::log::recording_subscriber()));
+        .then(|| tracing::subscriber::set_default(super::log::recording_subscriber(opts.quiet)));
     // From here on the run's code executes on this thread: in a graded run, it opens no file.
     crate::harness::confine_if_graded();
     enter_context(&rt, opts.seed, &shared);
