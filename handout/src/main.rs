@@ -56,6 +56,31 @@ fn main() -> ExitCode {
 }
 
 /// Writes, verifies, commits and packs the copy; `Ok(false)` when a check failed.
+/// Drops from the copy's Cargo.lock the packages only the instructors' crates use, keeping every
+/// other version pinned: otherwise a student's first build rewrites the file (a change in `git
+/// status`) and the lock names the grader's dependencies.
+fn prune_lock(out: &Path) -> Result<(), String> {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "metadata",
+                "--offline",
+                "--format-version",
+                "1",
+                "--manifest-path",
+            ])
+            .arg(out.join("Cargo.toml"))
+            .env_remove("CARGO_TARGET_DIR")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+    match status.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&status.stderr).trim().to_string()),
+    }
+}
+
 fn generate(cli: &Cli) -> Result<bool, String> {
     let started = Instant::now();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,6 +97,10 @@ fn generate(cli: &Cli) -> Result<bool, String> {
 
     let files = copy::write_copy(repo, &out)?;
     println!("wrote {} files to {}", files, out.display());
+    match prune_lock(&out) {
+        Ok(()) => println!("ok    Cargo.lock holds only the copy's packages"),
+        Err(e) => println!("warn  Cargo.lock keeps the instructors' packages ({e})"),
+    }
 
     let mut ok = true;
     let findings = scan::scan(repo, &out)?;

@@ -129,7 +129,7 @@ mod server;
 /// Writes the student copy of the tree at `repo` into the folder `out` (which should be empty):
 /// [`copied`] without [`left_out`] and `target/`, with [`EDITS`] applied. Returns how many files
 /// it wrote. Fails when an edit's text is not found, rather than leave the reference in. (The
-/// copied Cargo.lock still lists the instructors' tools; cargo drops them at the first build.)
+/// copied Cargo.lock still lists the instructors' tools; the handout generator prunes it.)
 pub fn write_student_tree(repo: &Path, out: &Path) -> Result<usize, String> {
     let mut count = 0;
     let left_out = left_out();
