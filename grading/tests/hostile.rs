@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Graded, grade, logs, reasons, repo, scratch, submission};
+use common::{Graded, grade, logs, points_of_part, reasons, repo, scratch, submission};
 
 // The attack cases that must not compile: `pin_seed` (a `#[no_mangle]` getenv pinning the seed)
 // and `ctor_hang` (a static constructor that would hang `--list`).
@@ -277,7 +277,7 @@ fn the_sandbox_holds() {
     assert_zero(&g, "out of memory");
     // And the next honest grading still gets full score.
     let g = grade("h-after", None, &[]);
-    assert_eq!(g.summary["score"], 32.0, "{}", g.summary);
+    assert_eq!(g.summary["score"], points_of_part("2a"), "{}", g.summary);
 }
 
 /// Puts another student's submission, with a secret in it, where the grader's user can read it;
@@ -302,5 +302,5 @@ fn an_endless_build_is_cut_and_releases_the_lock() {
     assert_no_leftovers();
     // The lock is free again: the next grading starts and completes.
     let g = grade("h-const-eval-after", None, &[]);
-    assert_eq!(g.summary["score"], 32.0, "{}", g.summary);
+    assert_eq!(g.summary["score"], points_of_part("2a"), "{}", g.summary);
 }

@@ -96,6 +96,20 @@ pub fn tests_of_part(part: &str) -> usize {
         .count()
 }
 
+/// How many points the rubric gives `part` (the full score of a grading of that part).
+pub fn points_of_part(part: &str) -> f64 {
+    let rubric = std::fs::read_to_string(repo().join("grading/rubric.txt")).expect("rubric");
+    rubric
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let (test, points) = (words.next()?, words.next()?);
+            (labspec::parts::part_of_test(test) == Some(part))
+                .then(|| points.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
 /// The reasons of every failed run.
 pub fn reasons(s: &serde_json::Value) -> Vec<String> {
     s["tests"]
