@@ -375,21 +375,14 @@ impl RaftCluster {
 
     /// Waits until `probe` returns `Some` (asking every 5 ms), for at most `limit`; `None` if it
     /// never did.
-    pub async fn wait_until<T, F, Fut>(&self, limit: Duration, mut probe: F) -> Option<T>
+    pub async fn wait_until<T, F, Fut>(&self, limit: Duration, probe: F) -> Option<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let t0 = Instant::now();
-        loop {
-            if let Some(v) = probe().await {
-                return Some(v);
-            }
-            if t0.elapsed() >= limit {
-                return None;
-            }
-            sleep(Duration::from_millis(5)).await;
-        }
+        poll_every(Duration::from_millis(5), limit, probe)
+            .await
+            .map(|(_, v)| v)
     }
 
     /// `Raft::get_state` of peer `i`, or `None` if it is crashed.
@@ -589,7 +582,20 @@ impl RaftCluster {
 }
 
 /// Polls `probe` every millisecond for at most `limit`; the time and value of its first `Some`.
-pub async fn first_time<T, F, Fut>(limit: Duration, mut probe: F) -> Option<(Instant, T)>
+pub async fn first_time<T, F, Fut>(limit: Duration, probe: F) -> Option<(Instant, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll_every(Duration::from_millis(1), limit, probe).await
+}
+
+/// Polls `probe` every `every` for at most `limit`; the time and value of its first `Some`.
+async fn poll_every<T, F, Fut>(
+    every: Duration,
+    limit: Duration,
+    mut probe: F,
+) -> Option<(Instant, T)>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -602,6 +608,6 @@ where
         if t0.elapsed() >= limit {
             return None;
         }
-        sleep(Duration::from_millis(1)).await;
+        sleep(every).await;
     }
 }
