@@ -13,6 +13,7 @@ use labspec::env;
 
 use super::Report;
 use super::outcome::{Attempt, Failed, Passed, Stuck, fail_test};
+use super::replay::env_seed;
 
 /// The seeds of a test of many runs, and how they were chosen.
 #[derive(Debug, Clone)]
@@ -47,10 +48,7 @@ impl Batch {
                 let n: usize = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     format!("{} must be a positive number of runs, got {n:?}", env::RUNS)
                 })?;
-                let base = match std::env::var(env::SEED) {
-                    Ok(s) => parse_seed(env::SEED, &s)?,
-                    Err(_) => process_base_seed(),
-                };
+                let base = env_seed()?.unwrap_or_else(process_base_seed);
                 let seeds = (0..n)
                     .map(|i| labspec::seed::run_seed(base, test, i))
                     .collect();
@@ -74,12 +72,6 @@ impl Batch {
 fn process_base_seed() -> u64 {
     static BASE: OnceLock<u64> = OnceLock::new();
     *BASE.get_or_init(labspec::seed::fresh_seed)
-}
-
-fn parse_seed(var: &str, s: &str) -> Result<u64, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("{var} must be an unsigned 64-bit integer, got {s:?}"))
 }
 
 /// `a..b` (b excluded) or `a..=b`, not empty, at most a million seeds.

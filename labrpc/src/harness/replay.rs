@@ -7,14 +7,24 @@ pub fn test_seed() -> u64 {
     if let Some(g) = grader() {
         return g.seed;
     }
+    match env_seed() {
+        Ok(Some(seed)) => seed,
+        // A seed nobody chose: the one place the framework draws on the OS's randomness.
+        Ok(None) => labspec::seed::fresh_seed(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The seed `LAB_SEED` gives, if set; an error names a malformed value.
+pub(super) fn env_seed() -> Result<Option<u64>, String> {
     let var = labspec::env::SEED;
     match std::env::var(var) {
         Ok(s) => s
             .trim()
             .parse()
-            .unwrap_or_else(|_| panic!("{var} must be an unsigned 64-bit integer, got {s:?}")),
-        // A seed nobody chose: the one place the framework draws on the OS's randomness.
-        Err(_) => labspec::seed::fresh_seed(),
+            .map(Some)
+            .map_err(|_| format!("{var} must be an unsigned 64-bit integer, got {s:?}")),
+        Err(_) => Ok(None),
     }
 }
 

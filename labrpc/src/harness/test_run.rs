@@ -283,24 +283,23 @@ impl Attempt {
         if grader().is_some() {
             return None;
         }
-        let timeline = match &failed.timeline {
-            Some(tl) => (**tl).clone(),
-            None => {
-                let opts = Options {
-                    timeline: true,
-                    quiet: true,
-                    ..Options::with_seed(seed)
-                };
-                match run(opts, make.clone()) {
-                    Ok((_, report)) => report.timeline?,
-                    Err(e) => {
-                        super::batch::note_stuck(Stuck::after(&e.failure));
-                        *e.timeline?
-                    }
-                }
+        let failure = Some(failed.headline.clone());
+        if let Some(tl) = &failed.timeline {
+            return Some(self.save(tl, seed, failure));
+        }
+        let opts = Options {
+            timeline: true,
+            quiet: true,
+            ..Options::with_seed(seed)
+        };
+        let timeline = match run(opts, make.clone()) {
+            Ok((_, report)) => report.timeline?,
+            Err(e) => {
+                super::batch::note_stuck(Stuck::after(&e.failure));
+                *e.timeline?
             }
         };
-        Some(self.save(&timeline, seed, Some(failed.headline.clone())))
+        Some(self.save(&timeline, seed, failure))
     }
 
     /// Writes a run's timeline page; its absolute path, or why it could not be written.
