@@ -98,6 +98,50 @@ pub const LABS: &[Lab] = &[
             },
         ],
     },
+    Lab {
+        crates: &[
+            StudentCrate {
+                name: "shardctrler",
+                sources: &[
+                    "shardctrler/src/lib.rs",
+                    "shardctrler/src/client.rs",
+                    "shardctrler/src/server.rs",
+                    "shardctrler/src/common.rs",
+                ],
+                student_files: &[
+                    "shardctrler/src/client.rs",
+                    "shardctrler/src/server.rs",
+                    "shardctrler/src/common.rs",
+                ],
+            },
+            StudentCrate {
+                name: "shardkv",
+                sources: &[
+                    "shardkv/src/lib.rs",
+                    "shardkv/src/client.rs",
+                    "shardkv/src/server.rs",
+                    "shardkv/src/common.rs",
+                ],
+                student_files: &[
+                    "shardkv/src/client.rs",
+                    "shardkv/src/server.rs",
+                    "shardkv/src/common.rs",
+                ],
+            },
+        ],
+        parts: &[
+            Part {
+                name: "4a",
+                target: "shardctrler_4a",
+                text: "4a-shardctrler.md",
+            },
+            Part {
+                name: "4b",
+                target: "shardkv_4b",
+                text: "4b-shardkv.md",
+            },
+        ],
+    },
 ];
 
 /// Every part of every lab, in order.
@@ -143,7 +187,7 @@ mod tests {
     #[test]
     fn the_lists_are_consistent() {
         let names: Vec<&str> = part_names().collect();
-        assert_eq!(names, ["2a", "2b", "2c", "2d", "3a", "3b"]);
+        assert_eq!(names, ["2a", "2b", "2c", "2d", "3a", "3b", "4a", "4b"]);
         let files: Vec<&str> = student_files().collect();
         assert_eq!(
             files,
@@ -151,7 +195,13 @@ mod tests {
                 "raft/src/raft.rs",
                 "kvraft/src/client.rs",
                 "kvraft/src/server.rs",
-                "kvraft/src/common.rs"
+                "kvraft/src/common.rs",
+                "shardctrler/src/client.rs",
+                "shardctrler/src/server.rs",
+                "shardctrler/src/common.rs",
+                "shardkv/src/client.rs",
+                "shardkv/src/server.rs",
+                "shardkv/src/common.rs"
             ]
         );
         for c in student_crates() {
@@ -172,6 +222,7 @@ mod tests {
         assert_eq!(part("2c").map(|p| p.target), Some("raft_2c"));
         assert_eq!(lab_of("3b").map(|l| l.parts.len()), Some(2));
         assert_eq!(part_of_test("unreliable_agree_2b"), Some("2b"));
-        assert!(part("4a").is_none() && lab_of("4a").is_none());
+        assert_eq!(lab_of("4b").map(|l| l.crates.len()), Some(2));
+        assert!(part("5a").is_none() && lab_of("5a").is_none());
     }
 }

@@ -54,15 +54,16 @@ pub struct Edit {
 pub const EDITS: &[Edit] = &[
     Edit {
         file: "Cargo.toml",
-        from: r#"members = ["labspec", "labrpc", "lincheck", "raft", "kvraft", "labtree", "grading", "handout"]"#,
-        to: r#"members = ["labspec", "labrpc", "lincheck", "raft", "kvraft"]"#,
+        from: r#"members = ["labspec", "labrpc", "lincheck", "raft", "kvraft", "shardctrler", "shardkv", "labtree", "grading", "handout"]"#,
+        to: r#"members = ["labspec", "labrpc", "lincheck", "raft", "kvraft", "shardctrler", "shardkv"]"#,
     },
     Edit {
         file: "Cargo.toml",
         from: "[features]\n# Use the reference solutions instead of the student skeletons.\n\
-               reference = [\"raft/reference\", \"kvraft/reference\"]\n\
+               reference = [\"raft/reference\", \"kvraft/reference\", \"shardctrler/reference\", \"shardkv/reference\"]\n\
                # Use the second, independent solutions instead (see grading/README.md).\n\
-               alternative = [\"raft/alternative\", \"kvraft/alternative\"]\n\n",
+               alternative = [\"raft/alternative\", \"kvraft/alternative\", \
+               \"shardctrler/alternative\", \"shardkv/alternative\"]\n\n",
         to: "",
     },
     Edit {
@@ -117,6 +118,31 @@ mod server;
         to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
     },
     Edit {
+        file: "shardctrler/Cargo.toml",
+        from: "[features]\n# Build the reference solution instead of the student's client.rs, \
+               server.rs and common.rs.\nreference = []\n# Build the second, independent solution \
+               (shardctrler/src/alternative/) instead.\nalternative = [\"raft/alternative\"]\n\n",
+        to: "",
+    },
+    Edit {
+        file: "shardkv/Cargo.toml",
+        from: "[features]\n# Build the reference solution instead of the student's client.rs, \
+               server.rs and common.rs.\nreference = []\n# Build the second, independent solution \
+               (shardkv/src/alternative/) instead.\nalternative = [\"raft/alternative\", \
+               \"shardctrler/alternative\"]\n\n",
+        to: "",
+    },
+    Edit {
+        file: "shardctrler/src/lib.rs",
+        from: SHARD_SOLUTION_MODULES,
+        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
+    },
+    Edit {
+        file: "shardkv/src/lib.rs",
+        from: SHARD_SOLUTION_MODULES,
+        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
+    },
+    Edit {
         file: "src/raft_tester.rs",
         from: "/// The cargo flags that replay a test of this package (with or without the reference \
                solutions).\npub const REPLAY_FLAGS: &str = if cfg!(feature = \"reference\") {\n    \
@@ -125,6 +151,29 @@ mod server;
         to: "/// The cargo flags that replay a test of this package.\npub const REPLAY_FLAGS: &str = \"\";\n",
     },
 ];
+
+/// How lab 4's crates choose between the student's files and the reference's.
+const SHARD_SOLUTION_MODULES: &str = r#"// The student's files, or the reference solution's when the `reference` feature is on (or the
+// second, independent solution's with `alternative`, which the tests must not punish either).
+#[cfg_attr(feature = "reference", path = "reference/client.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/client.rs"
+)]
+mod client;
+#[cfg_attr(feature = "reference", path = "reference/common.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/common.rs"
+)]
+mod common;
+#[cfg_attr(feature = "reference", path = "reference/server.rs")]
+#[cfg_attr(
+    all(feature = "alternative", not(feature = "reference")),
+    path = "alternative/server.rs"
+)]
+mod server;
+"#;
 
 /// Writes the student copy of the tree at `repo` into the folder `out` (which should be empty):
 /// [`copied`] without [`left_out`] and `target/`, with [`EDITS`] applied. Returns how many files
