@@ -1,6 +1,10 @@
-//! YOUR FILE (lab 4A): the RPC types the controller's clerks and servers share. Change them as you
-//! need.
-#![allow(dead_code)] // the skeleton leaves much unused; remove this when done
+//! Alternative solution of `shardctrler/src/common.rs` (the `alternative` feature): a second,
+//! independent solution, used to check that the graded tests do not punish a correct design that
+//! differs from the reference. Not part of the handout.
+//!
+//! The RPC types the controller's clerks and servers share. Every request carries its clerk's
+//! random id and the clerk's request number, the same on every retry, so that a server applies a
+//! retried Join, Leave or Move once.
 
 use std::collections::BTreeMap;
 
@@ -11,18 +15,24 @@ use crate::{Config, Gid};
 /// Why a request did not succeed.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
-    /// This server's Raft peer is not the leader: try another server.
+    /// This server's Raft peer is not the leader, or its operation lost its log slot: try another.
     WrongLeader,
     /// The operation did not commit in time (leadership may have been lost): try again.
     Timeout,
+}
+
+/// Who sent a request: the clerk's random id and its request number (1, 2, ...).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    pub client: u64,
+    pub seq: u64,
 }
 
 /// Join RPC arguments: new groups, each with its servers' names.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct JoinArgs {
     pub servers: BTreeMap<Gid, Vec<String>>,
-    // You'll have to add fields here: to detect a retried request, a server needs to know
-    // which client sent it and which of that client's requests it is.
+    pub id: RequestId,
 }
 
 /// Join RPC reply.
@@ -35,7 +45,7 @@ pub struct JoinReply {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct LeaveArgs {
     pub gids: Vec<Gid>,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Leave RPC reply.
@@ -49,7 +59,7 @@ pub struct LeaveReply {
 pub struct MoveArgs {
     pub shard: usize,
     pub gid: Gid,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Move RPC reply.
@@ -63,7 +73,7 @@ pub struct MoveReply {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct QueryArgs {
     pub num: Option<u64>,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Query RPC reply.
