@@ -89,6 +89,23 @@ enum Action {
         num: u64,
         shard: usize,
     },
+    /// Nothing: a new leader logs one so that the entries of earlier terms commit (and get
+    /// applied, e.g. after the whole group restarted) even when nothing else is going on.
+    Noop,
+}
+
+impl Action {
+    /// A short name for the log.
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Get { .. } => "get",
+            Action::PutAppend { .. } => "put/append",
+            Action::Reconfig(_) => "reconfig",
+            Action::Install { .. } => "install",
+            Action::Forget { .. } => "forget",
+            Action::Noop => "noop",
+        }
+    }
 }
 
 /// A log entry: an action and the random token of the handler that proposed it.
@@ -198,6 +215,7 @@ impl Replicated {
                 }
                 Ok(None)
             }
+            Action::Noop => Ok(None),
         }
     }
 
@@ -263,7 +281,13 @@ impl State {
         }
         self.rep.last_applied = index;
         let entry: Entry = postcard::from_bytes(command).expect("decoding an Entry");
-        tracing::debug!(me = self.me, gid = self.gid, index, action = ?entry.action, "apply");
+        tracing::debug!(
+            me = self.me,
+            gid = self.gid,
+            index,
+            action = entry.action.name(),
+            "apply"
+        );
         let outcome = self.rep.apply(self.gid, entry.action);
         let later = self.waiters.split_off(&(index + 1));
         let mut passed = std::mem::replace(&mut self.waiters, later);
@@ -490,12 +514,23 @@ impl ShardKv {
     }
 
     /// While leader: every `POLL_EVERY`, when no shard is in transit, asks the controller for the
-    /// config after the current one and proposes it.
+    /// config after the current one and proposes it. Also logs a no-op once per term it leads.
     async fn poll_configs(&self, mut ctrler: shardctrler::Clerk) {
+        let mut noop_term = 0;
         loop {
             tokio::time::sleep(POLL_EVERY).await;
-            if !self.rf.get_state().await.1 {
+            let (term, is_leader) = self.rf.get_state().await;
+            if !is_leader {
                 continue;
+            }
+            if term > noop_term {
+                noop_term = term;
+                let command = postcard::to_allocvec(&Entry {
+                    token: 0,
+                    action: Action::Noop,
+                })
+                .expect("encoding an Entry");
+                self.rf.start(command).await;
             }
             let (num, stable) = {
                 let st = self.lock();
