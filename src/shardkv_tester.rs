@@ -125,7 +125,14 @@ impl Ctrler {
     /// rely on it).
     fn ends_for(&self, ends: &Arc<Mutex<Ends>>, owner: &str) -> Vec<ClientEnd> {
         let mut v: Vec<ClientEnd> = (0..SERVERS)
-            .map(|j| new_end(self.cluster.net(), ends, owner, &self.cluster.server_name(j)))
+            .map(|j| {
+                new_end(
+                    self.cluster.net(),
+                    ends,
+                    owner,
+                    &self.cluster.server_name(j),
+                )
+            })
             .collect();
         for k in (1..v.len()).rev() {
             v.swap(k, sim::random_range(0..=k));
