@@ -221,8 +221,17 @@ struct State {
     clerks: u64,
     /// Controllers started besides the main one (checked for agreement at the end too).
     other_ctrlers: Vec<Ctrler>,
-    /// What `begin` recorded: description, start, RPCs and operations so far.
-    begun: (String, Instant, u64, usize),
+    /// What `begin` recorded, for the pass line.
+    begun: Begun,
+}
+
+/// The start of a test's measured part: its description, and the time, RPCs and operations then.
+#[derive(Clone)]
+struct Begun {
+    description: String,
+    t0: Instant,
+    rpcs0: u64,
+    ops0: usize,
 }
 
 /// The service under test: a shard controller, the replica groups [`GIDS`] of [`SERVERS`]
@@ -299,7 +308,12 @@ impl ShardKvCluster {
             state: Arc::new(Mutex::new(State {
                 clerks: 0,
                 other_ctrlers: Vec::new(),
-                begun: (String::new(), Instant::now(), 0, 0),
+                begun: Begun {
+                    description: String::new(),
+                    t0: Instant::now(),
+                    rpcs0: 0,
+                    ops0: 0,
+                },
             })),
             history: new_history(),
         };
@@ -317,25 +331,26 @@ impl ShardKvCluster {
     /// Marks the start of the measured part of a test.
     fn begin(&self, description: &str) {
         note(&format!("begin: {description}"));
-        let ops = lock_history(&self.history).ops.len();
-        self.lock().begun = (
-            description.to_string(),
-            Instant::now(),
-            self.net.rpc_count(),
-            ops,
-        );
+        let ops0 = lock_history(&self.history).ops.len();
+        self.lock().begun = Begun {
+            description: description.to_string(),
+            t0: Instant::now(),
+            rpcs0: self.net.rpc_count(),
+            ops0,
+        };
     }
 
     /// The pass line: time, RPCs and clerk operations since `begin`.
     fn summary(&self) -> String {
         let ops = lock_history(&self.history).ops.len();
-        let (description, t0, rpcs0, ops0) = self.lock().begun.clone();
+        let b = self.lock().begun.clone();
         format!(
-            "({description}) time={:.1}s groups={} rpcs={} ops={}",
-            t0.elapsed().as_secs_f64(),
+            "({}) time={:.1}s groups={} rpcs={} ops={}",
+            b.description,
+            b.t0.elapsed().as_secs_f64(),
             GIDS.len(),
-            self.net.rpc_count() - rpcs0,
-            ops - ops0
+            self.net.rpc_count() - b.rpcs0,
+            ops - b.ops0
         )
     }
 
@@ -503,7 +518,7 @@ impl ShardKvCluster {
     /// A new clerk of the service, with its own ends, using the servers' controller. Its
     /// operations run on a node of its own and are recorded in the history.
     pub fn make_client(&self) -> ShardClerk {
-        self.make_client_of(&self.ctrler.clone())
+        self.make_client_of(&self.ctrler)
     }
 
     /// A new clerk that learns configs from the controller `ctrler`.
