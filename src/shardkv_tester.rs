@@ -589,3 +589,34 @@ pub fn rand_string(n: usize) -> String {
         .map(|_| char::from(CHARS[sim::random_range(0..CHARS.len())]))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use labrpc::harness::{self, Options};
+    use labrpc::{Server, Service};
+
+    use super::{Net, ShardKvCluster};
+
+    /// The ends a server makes with its `MakeEnd` reach the named server until the server is
+    /// shut down (Go's `ShutdownServer` disables them); its restart makes new ones.
+    #[test]
+    fn a_shutdown_disables_the_ends_a_server_made() {
+        let (seen, _) = harness::run(Options::with_seed(1), || async {
+            let cfg = ShardKvCluster::new(Net::Reliable, None);
+            let probe = Server::new();
+            probe.add_service(Service::new("Probe").method("Ping", |_: ()| async {}));
+            cfg.net.add_server("probe", probe);
+            let owner = cfg.groups[1].server_name(2);
+            let end = (cfg.make_end_for(&owner))("probe");
+            let before = end.call::<(), ()>("Probe.Ping", &()).await.is_ok();
+            cfg.shutdown_server(1, 2);
+            let after = end.call::<(), ()>("Probe.Ping", &()).await.is_ok();
+            cfg.start_server(1, 2);
+            let fresh = (cfg.make_end_for(&owner))("probe");
+            let restarted = fresh.call::<(), ()>("Probe.Ping", &()).await.is_ok();
+            (before, after, restarted)
+        })
+        .expect("the simulated run failed");
+        assert_eq!(seen, (true, false, true));
+    }
+}
