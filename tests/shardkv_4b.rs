@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use labrpc::sim;
 use raftlab::kv_tester::CLIENT_PACE;
-use raftlab::shardkv_tester::{
-    Ctrler, Net, ShardClerk, ShardKvCluster, check, rand_string, shardkv_test,
-};
+use raftlab::shardkv_tester::{Net, ShardClerk, ShardKvCluster, check, rand_string, shardkv_test};
 use shardkv::key2shard;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
@@ -146,7 +144,7 @@ fn rejection_4b() {
         check_all(&mut ck, &ka, &va).await;
 
         // A second controller that knows only group 100.
-        let other: Ctrler = cfg.start_other_ctrler("c2-");
+        let other = cfg.start_other_ctrler("c2-");
         cfg.annotate("a second controller gives every shard to group 100");
         other
             .join([(cfg.gid(0), cfg.server_names(0))].into_iter().collect())
