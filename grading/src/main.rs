@@ -246,7 +246,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
     }
     let _ = std::fs::remove_dir_all(layout.work());
     summary.score = summary.tests.iter().map(|t| t.points).sum();
-    summary.max_score = summary.tests.iter().map(|t| t.max_points).sum();
+    summary.max_score = report::max_score(&summary.tests);
     summary.wall_time_s = started.elapsed().as_secs_f64();
     write_results(&setup.out, &summary)
 }
@@ -440,6 +440,7 @@ fn unscored_tests(setup: &Setup) -> Vec<TestReport> {
                 part,
                 points: 0.0,
                 max_points: points,
+                bonus: setup.rubric.is_bonus(name),
                 passes: 0,
                 runs: Vec::new(),
                 replay: Vec::new(),

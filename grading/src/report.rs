@@ -16,6 +16,8 @@ pub struct TestReport {
     pub part: String,
     pub points: f64,
     pub max_points: f64,
+    /// Extra credit: its points count towards the score, not towards the maximum.
+    pub bonus: bool,
     pub passes: usize,
     pub runs: Vec<RunResult>,
     /// The command that replays a failing run on the student's machine, per failing seed.
@@ -82,10 +84,26 @@ pub fn test_report(
         part: t.part.clone(),
         points,
         max_points,
+        bonus: rubric.is_bonus(&t.name),
         passes,
         runs,
         replay,
     }
+}
+
+/// The most a grading can score: every test's points but the extra credit.
+pub fn max_score(tests: &[TestReport]) -> f64 {
+    tests
+        .iter()
+        .filter(|t| !t.bonus)
+        .map(|t| t.max_points)
+        .sum()
+}
+
+/// A test's points for the table: `3/4`, or `3/4 bonus` for extra credit.
+fn points_cell(t: &TestReport) -> String {
+    let bonus = if t.bonus { " bonus" } else { "" };
+    format!("{}/{}{bonus}", t.points, t.max_points)
 }
 
 fn stats(xs: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -122,7 +140,11 @@ pub fn render_text(s: &Summary) -> String {
             continue;
         }
         let got: f64 = tests.iter().map(|t| t.points).sum();
-        let max: f64 = tests.iter().map(|t| t.max_points).sum();
+        let max: f64 = tests
+            .iter()
+            .filter(|t| !t.bonus)
+            .map(|t| t.max_points)
+            .sum();
         let _ = writeln!(out, "Part {} ({got}/{max} points)", part.to_uppercase());
         let _ = writeln!(
             out,
@@ -139,7 +161,7 @@ pub fn render_text(s: &Summary) -> String {
                 format!("{}/{}", t.passes, t.runs.len()),
                 format!("{vm:.1}s/{vx:.1}s"),
                 format!("{wm:.2}s/{wx:.2}s"),
-                format!("{}/{}", t.points, t.max_points)
+                points_cell(t)
             );
         }
         for t in &tests {
@@ -186,10 +208,15 @@ pub fn gradescope_json(s: &Summary) -> serde_json::Value {
                     r.reason.as_deref().unwrap_or("failed")
                 );
             }
+            // Gradescope counts a score above a test's maximum as extra credit.
+            let (name, max) = match t.bonus {
+                true => (format!("{} ({}, bonus)", t.name, t.part.to_uppercase()), 0.0),
+                false => (format!("{} ({})", t.name, t.part.to_uppercase()), t.max_points),
+            };
             serde_json::json!({
-                "name": format!("{} ({})", t.name, t.part.to_uppercase()),
+                "name": name,
                 "score": t.points,
-                "max_score": t.max_points,
+                "max_score": max,
                 "status": if t.passes == t.runs.len() && !t.runs.is_empty() { "passed" } else { "failed" },
                 "output": output,
                 "visibility": "visible",

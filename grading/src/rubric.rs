@@ -1,6 +1,6 @@
 //! The rubric: points per test and the pass policy (grading/rubric.txt, or `--rubric FILE`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The rubric shipped with the grader.
 pub const DEFAULT: &str = include_str!("../rubric.txt");
@@ -19,6 +19,9 @@ pub enum Policy {
 pub struct Rubric {
     pub policy: Policy,
     pub points: BTreeMap<String, f64>,
+    /// The tests whose points are extra credit (a line `<test> <points> bonus`): earned points
+    /// count towards the score, but not towards the maximum (the lab's challenges).
+    pub bonus: BTreeSet<String>,
 }
 
 impl Rubric {
@@ -27,6 +30,7 @@ impl Rubric {
         let mut rubric = Rubric {
             policy: Policy::All,
             points: BTreeMap::new(),
+            bonus: BTreeSet::new(),
         };
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -44,11 +48,18 @@ impl Rubric {
                     }
                     rubric.policy = Policy::Fraction(f);
                 }
-                [test, points] => {
+                [test, points] | [test, points, "bonus"] => {
                     let p: f64 = points.parse().map_err(|_| bad("points must be a number"))?;
                     rubric.points.insert(test.to_string(), p);
+                    if words.len() == 3 {
+                        rubric.bonus.insert(test.to_string());
+                    }
                 }
-                _ => return Err(bad("expected \"<test> <points>\" or a policy line")),
+                _ => {
+                    return Err(bad(
+                        "expected \"<test> <points>\", \"<test> <points> bonus\" or a policy line",
+                    ));
+                }
             }
         }
         Ok(rubric)
@@ -57,6 +68,11 @@ impl Rubric {
     /// The points `test` is worth.
     pub fn max_points(&self, test: &str) -> f64 {
         self.points.get(test).copied().unwrap_or(0.0)
+    }
+
+    /// Whether `test`'s points are extra credit.
+    pub fn is_bonus(&self, test: &str) -> bool {
+        self.bonus.contains(test)
     }
 
     /// Whether `passes` out of `runs` earn the points.
@@ -104,6 +120,10 @@ mod tests {
         let r = Rubric::parse("policy fraction 0.9\nfoo_2a 2\n").unwrap();
         assert!(r.earns(9, 10) && !r.earns(8, 10));
         assert!(Rubric::parse("foo_2a two").unwrap_err().contains("line 1"));
+        let r = Rubric::parse("foo_4b 5\nbar_4b 4 bonus\n").unwrap();
+        assert!(r.is_bonus("bar_4b") && !r.is_bonus("foo_4b"));
+        assert_eq!(r.max_points("bar_4b"), 4.0);
+        assert!(Rubric::parse("foo_4b 4 extra").is_err());
         assert!(Rubric::parse("policy fraction 2").is_err());
     }
 }

@@ -1,58 +1,120 @@
-//! YOUR FILE (lab 4A): the controller's Clerk, which the tester, the shardkv servers and the
-//! shardkv clerks use.
+//! Reference solution of `shardctrler/src/client.rs`: the controller's Clerk.
 //!
-//! Keep the signatures of the public methods: the tester calls them. A Clerk is used by one task
-//! at a time. Rules as in the Raft lab: tokio time, `labrpc::sim::random_range` for random
-//! numbers, no threads, no blocking.
-#![allow(dead_code, unused_imports, unused_variables)] // remove this when done
+//! Each request carries the clerk's id and a sequence number; the clerk resends the same request
+//! (same number) until a server answers it, remembering which server led last.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use labrpc::{ClientEnd, sim};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::common::{
     Error, JoinArgs, JoinReply, LeaveArgs, LeaveReply, MoveArgs, MoveReply, QueryArgs, QueryReply,
+    RequestId,
 };
 use crate::{Config, Gid};
 
+/// Pause after every server has refused a request, before trying them all again.
+const ROUND_PAUSE: Duration = Duration::from_millis(20);
+
 /// A client of the shard controller.
 pub struct Clerk {
-    /// One end per controller server, in an order of the tester's choosing.
     servers: Vec<ClientEnd>,
-    // You will have to modify this struct.
+    /// The server that answered last; requests start there.
+    leader: usize,
+    /// Identifies this clerk to the servers' duplicate detection.
+    client: u64,
+    /// Number of this clerk's latest request.
+    seq: u64,
 }
 
 impl Clerk {
     /// A Clerk talking to the controller servers `servers`.
     pub fn new(servers: Vec<ClientEnd>) -> Clerk {
-        // You'll have to add code here.
-        Clerk { servers }
+        Clerk {
+            servers,
+            leader: 0,
+            client: sim::random_range(0..u64::MAX),
+            seq: 0,
+        }
     }
 
-    /// The config numbered `num`, or the latest one for `None` (and for a number past the
-    /// latest). Keeps trying forever in the face of all errors.
-    ///
-    /// Send an RPC like this:
-    /// `self.servers[i].call::<QueryArgs, QueryReply>("ShardCtrler.Query", &args).await`;
-    /// it returns `Err` when the network lost the request or the reply, or the server is down.
+    /// The next request's id.
+    fn next_id(&mut self) -> RequestId {
+        self.seq += 1;
+        RequestId {
+            client: self.client,
+            seq: self.seq,
+        }
+    }
+
+    /// Sends `args` to the servers in turn, from the last leader on, until one answers with
+    /// something `accept` takes; pauses after each round of refusals.
+    async fn call<A: Serialize, R: DeserializeOwned, T>(
+        &mut self,
+        method: &str,
+        args: &A,
+        accept: impl Fn(R) -> Option<T>,
+    ) -> T {
+        let mut tried = 0;
+        loop {
+            let reply = self.servers[self.leader].call::<A, R>(method, args).await;
+            if let Some(t) = reply.ok().and_then(&accept) {
+                return t;
+            }
+            self.leader = (self.leader + 1) % self.servers.len();
+            tried += 1;
+            if tried % self.servers.len() == 0 {
+                tokio::time::sleep(ROUND_PAUSE).await;
+            }
+        }
+    }
+
+    /// The config numbered `num`, or the latest one for `None`.
     pub async fn query(&mut self, num: Option<u64>) -> Config {
-        // You will have to modify this function.
-        Config::default()
+        let args = QueryArgs {
+            num,
+            id: self.next_id(),
+        };
+        self.call("ShardCtrler.Query", &args, |r: QueryReply| r.result.ok())
+            .await
     }
 
-    /// Adds the groups `servers` (gid to server names) and rebalances the shards.
+    /// Adds the groups `servers` and rebalances the shards.
     pub async fn join(&mut self, servers: BTreeMap<Gid, Vec<String>>) {
-        // You will have to modify this function.
+        let args = JoinArgs {
+            servers,
+            id: self.next_id(),
+        };
+        self.call("ShardCtrler.Join", &args, |r: JoinReply| ok(r.result))
+            .await
     }
 
     /// Removes the groups `gids` and gives their shards to the groups that remain.
     pub async fn leave(&mut self, gids: &[Gid]) {
-        // You will have to modify this function.
+        let args = LeaveArgs {
+            gids: gids.to_vec(),
+            id: self.next_id(),
+        };
+        self.call("ShardCtrler.Leave", &args, |r: LeaveReply| ok(r.result))
+            .await
     }
 
-    /// Gives `shard` to group `gid`, and nothing else.
+    /// Gives `shard` to group `gid`.
     pub async fn move_shard(&mut self, shard: usize, gid: Gid) {
-        // You will have to modify this function.
+        let args = MoveArgs {
+            shard,
+            gid,
+            id: self.next_id(),
+        };
+        self.call("ShardCtrler.Move", &args, |r: MoveReply| ok(r.result))
+            .await
     }
+}
+
+/// `Some(())` for a success.
+fn ok(result: Result<(), Error>) -> Option<()> {
+    result.ok()
 }

@@ -1,6 +1,5 @@
-//! YOUR FILE (lab 4A): the RPC types the controller's clerks and servers share. Change them as you
-//! need.
-#![allow(dead_code)] // the skeleton leaves much unused; remove this when done
+//! Reference solution of `shardctrler/src/common.rs`: the RPC types, each request carrying the
+//! clerk's id and sequence number for duplicate detection.
 
 use std::collections::BTreeMap;
 
@@ -17,12 +16,18 @@ pub enum Error {
     Timeout,
 }
 
+/// Which clerk sent a request, and which of its requests it is.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    pub client: u64,
+    pub seq: u64,
+}
+
 /// Join RPC arguments: new groups, each with its servers' names.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct JoinArgs {
     pub servers: BTreeMap<Gid, Vec<String>>,
-    // You'll have to add fields here: to detect a retried request, a server needs to know
-    // which client sent it and which of that client's requests it is.
+    pub id: RequestId,
 }
 
 /// Join RPC reply.
@@ -35,7 +40,7 @@ pub struct JoinReply {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct LeaveArgs {
     pub gids: Vec<Gid>,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Leave RPC reply.
@@ -49,7 +54,7 @@ pub struct LeaveReply {
 pub struct MoveArgs {
     pub shard: usize,
     pub gid: Gid,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Move RPC reply.
@@ -58,12 +63,11 @@ pub struct MoveReply {
     pub result: Result<(), Error>,
 }
 
-/// Query RPC arguments: the config numbered `num`, or the latest for `None` (or a number past
-/// the latest).
+/// Query RPC arguments: the config numbered `num`, or the latest for `None`.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct QueryArgs {
     pub num: Option<u64>,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Query RPC reply.

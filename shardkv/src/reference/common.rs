@@ -1,6 +1,7 @@
-//! YOUR FILE (lab 4B): the RPC types clerks and servers share. Change them as you need, and add
-//! the ones your groups use to move shards between them.
-#![allow(dead_code)] // the skeleton leaves much unused; remove this when done
+//! Reference solution of `shardkv/src/common.rs`: the clerks' RPC types, each request carrying
+//! the clerk's id and sequence number, and the RPCs groups use to hand shards to each other.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,15 @@ pub enum Error {
     WrongLeader,
     /// The operation did not commit in time (leadership may have been lost): try again.
     Timeout,
+    /// (Between groups) this server has not reached the config the request is about yet.
+    NotReady,
+}
+
+/// Which clerk sent a request, and which of its requests it is.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    pub client: u64,
+    pub seq: u64,
 }
 
 /// Put or Append.
@@ -30,8 +40,7 @@ pub struct PutAppendArgs {
     pub key: String,
     pub value: String,
     pub op: PutAppendOp,
-    // You'll have to add fields here: to detect a retried request, a server needs to know
-    // which client sent it and which of that client's requests it is.
+    pub id: RequestId,
 }
 
 /// PutAppend RPC reply.
@@ -44,11 +53,47 @@ pub struct PutAppendReply {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct GetArgs {
     pub key: String,
-    // You'll have to add fields here.
+    pub id: RequestId,
 }
 
 /// Get RPC reply.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct GetReply {
     pub result: Result<String, Error>,
+}
+
+/// A shard's contents as it moves between groups: its keys and, per client, the last request
+/// applied to it (duplicate detection travels with the shard).
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardData {
+    pub data: BTreeMap<String, String>,
+    pub last_seq: BTreeMap<u64, u64>,
+}
+
+/// PullShards RPC arguments: the shards a group gained in config `num`, asked of their previous
+/// owner.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PullArgs {
+    pub num: u64,
+    pub shards: Vec<usize>,
+}
+
+/// PullShards RPC reply: the shards' contents, by shard.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PullReply {
+    pub result: Result<BTreeMap<usize, ShardData>, Error>,
+}
+
+/// DeleteShards RPC arguments: the new owner has installed `shards` of config `num`; their
+/// previous owner may drop them.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct DeleteArgs {
+    pub num: u64,
+    pub shards: Vec<usize>,
+}
+
+/// DeleteShards RPC reply.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct DeleteReply {
+    pub result: Result<(), Error>,
 }
