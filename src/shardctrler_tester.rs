@@ -299,8 +299,14 @@ impl TestClerk {
         self.id
     }
 
-    /// Runs `f` with the clerk on the clerk's node, shown on the timeline as `what`.
-    async fn run<T, Fut>(&mut self, what: String, f: impl FnOnce(Clerk) -> Fut) -> T
+    /// Runs `f` with the clerk on the clerk's node, shown on the timeline as `what`, with the
+    /// result as `describe` says.
+    async fn run<T, Fut>(
+        &mut self,
+        what: String,
+        f: impl FnOnce(Clerk) -> Fut,
+        describe: fn(&T) -> String,
+    ) -> T
     where
         T: Send + 'static,
         Fut: Future<Output = (Clerk, T)> + Send + 'static,
@@ -317,16 +323,22 @@ impl TestClerk {
             .await
             .expect("the clerk's task was aborted");
         self.clerk = Some(clerk);
-        op.done("");
+        if timeline::is_recording() {
+            op.done(&describe(&v));
+        }
         v
     }
 
     /// `Clerk::query`: config `num`, or the latest for `None`.
     pub async fn query(&mut self, num: Option<u64>) -> Config {
-        self.run(format!("query({num:?})"), |mut ck| async move {
-            let c = sim::student_call("Clerk::query", ck.query(num)).await;
-            (ck, c)
-        })
+        self.run(
+            format!("query({num:?})"),
+            |mut ck| async move {
+                let c = sim::student_call("Clerk::query", ck.query(num)).await;
+                (ck, c)
+            },
+            |c: &Config| format!("config {}: {:?}", c.num, c.shards),
+        )
         .await
     }
 
@@ -338,29 +350,41 @@ impl TestClerk {
     /// `Clerk::join` of the groups `servers` (gid to server names).
     pub async fn join(&mut self, servers: BTreeMap<Gid, Vec<String>>) {
         let gids: Vec<Gid> = servers.keys().copied().collect();
-        self.run(format!("join({gids:?})"), |mut ck| async move {
-            sim::student_call("Clerk::join", ck.join(servers)).await;
-            (ck, ())
-        })
+        self.run(
+            format!("join({gids:?})"),
+            |mut ck| async move {
+                sim::student_call("Clerk::join", ck.join(servers)).await;
+                (ck, ())
+            },
+            |_| String::new(),
+        )
         .await
     }
 
     /// `Clerk::leave` of the groups `gids`.
     pub async fn leave(&mut self, gids: &[Gid]) {
         let gids = gids.to_vec();
-        self.run(format!("leave({gids:?})"), |mut ck| async move {
-            sim::student_call("Clerk::leave", ck.leave(&gids)).await;
-            (ck, ())
-        })
+        self.run(
+            format!("leave({gids:?})"),
+            |mut ck| async move {
+                sim::student_call("Clerk::leave", ck.leave(&gids)).await;
+                (ck, ())
+            },
+            |_| String::new(),
+        )
         .await
     }
 
     /// `Clerk::move_shard`: gives `shard` to `gid`.
     pub async fn move_shard(&mut self, shard: usize, gid: Gid) {
-        self.run(format!("move({shard}, {gid})"), |mut ck| async move {
-            sim::student_call("Clerk::move_shard", ck.move_shard(shard, gid)).await;
-            (ck, ())
-        })
+        self.run(
+            format!("move({shard}, {gid})"),
+            |mut ck| async move {
+                sim::student_call("Clerk::move_shard", ck.move_shard(shard, gid)).await;
+                (ck, ())
+            },
+            |_| String::new(),
+        )
         .await
     }
 }
