@@ -35,12 +35,17 @@ struct Clerks {
     next: u64,
 }
 
+/// Every config a clerk has read, by number: one number, one config, and the servers' lists
+/// must hold the same.
+type Seen = Arc<Mutex<BTreeMap<u64, Config>>>;
+
 /// A shard controller cluster under test: a [`Cluster`] of [`ShardCtrler`]s (whose methods it
 /// offers too: crash, connect, statistics) and its clerks. Cheap to clone: clones share it.
 #[derive(Clone)]
 pub struct CtrlerCluster {
     cluster: Cluster<ShardCtrler>,
     clerks: Arc<Mutex<Clerks>>,
+    seen: Seen,
 }
 
 impl Deref for CtrlerCluster {
@@ -84,6 +89,7 @@ impl CtrlerCluster {
                 sim::student_call_sync("ShardCtrler::kill", || sc.kill())
             }),
             clerks: Arc::new(Mutex::new(Clerks { next: 0 })),
+            seen: Seen::default(),
         };
         for i in 0..n {
             cfg.start_server(i);
@@ -194,6 +200,7 @@ impl CtrlerCluster {
         let clerk = node.enter(|| sim::student_call_sync("Clerk::new", || Clerk::new(ends)));
         TestClerk {
             id,
+            seen: self.seen.clone(),
             lane,
             node,
             clerk: Some(clerk),
@@ -221,9 +228,14 @@ impl CtrlerCluster {
     }
 
     /// The running servers' config lists, after waiting up to [`CATCH_UP`] for them to have
-    /// applied equally many.
+    /// applied equally many, and at least every config a clerk read.
     async fn caught_up_configs(&self) -> Vec<(usize, Vec<Config>)> {
         let deadline = Instant::now() + CATCH_UP;
+        let read = self
+            .seen()
+            .keys()
+            .next_back()
+            .map_or(0, |&n| n as usize + 1);
         loop {
             let mut lists = Vec::new();
             for i in 0..self.n() {
@@ -232,24 +244,30 @@ impl CtrlerCluster {
                 }
             }
             let lens: BTreeSet<usize> = lists.iter().map(|(_, l)| l.len()).collect();
-            if lens.len() <= 1 || Instant::now() >= deadline {
+            if (lens.len() <= 1 && lens.first().is_none_or(|&l| l >= read))
+                || Instant::now() >= deadline
+            {
                 return lists;
             }
             sleep(Duration::from_millis(100)).await;
         }
     }
 
+    fn seen(&self) -> MutexGuard<'_, BTreeMap<u64, Config>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Checks that the running controller replicas made the same configs (beyond the Go lab,
-    /// which compares only what clerks query): after a short wait for them to catch up, each
-    /// server's `configs()` must hold config `k` at position `k`, and for every number two
-    /// servers both have, their configs must be equal. Returns the highest config number seen.
+    /// which compares only what clerks query): after a short wait for them to catch up, see
+    /// [`agreement`]. Returns the highest config number a server has.
     pub async fn check_agreement(&self) -> usize {
         let check = timeline::check("check_agreement");
         let lists = self.caught_up_configs().await;
-        if let Err(e) = agreement(&lists) {
+        if let Err(e) = agreement(&lists, &self.seen()) {
             panic!("{e}");
         }
-        let latest = lists.iter().map(|(_, l)| l.len()).max().unwrap_or(1) - 1;
+        let latest = lists.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+        let latest = latest.saturating_sub(1);
         check.pass(&format!(
             "{} servers agree up to config {latest}",
             lists.len()
@@ -258,8 +276,14 @@ impl CtrlerCluster {
     }
 }
 
-/// Whether the servers' config lists agree (see [`CtrlerCluster::check_agreement`]).
-pub fn agreement(lists: &[(usize, Vec<Config>)]) -> Result<(), String> {
+/// Whether the servers' config lists (server, `configs()`) agree with each other and with what
+/// clerks read (`seen`): each list must hold config `k` at position `k`, reach the latest config a
+/// clerk read, and hold the configs clerks read; and for every number two servers both have,
+/// their configs must be equal.
+pub fn agreement(
+    lists: &[(usize, Vec<Config>)],
+    seen: &BTreeMap<u64, Config>,
+) -> Result<(), String> {
     for (i, list) in lists {
         if let Some((pos, c)) = list.iter().enumerate().find(|(p, c)| c.num != *p as u64) {
             return Err(format!(
@@ -267,6 +291,25 @@ pub fn agreement(lists: &[(usize, Vec<Config>)]) -> Result<(), String> {
                  every config it applied, config 0 first, in order",
                 c.num
             ));
+        }
+        if let Some((&n, _)) = seen.last_key_value()
+            && list.len() as u64 <= n
+        {
+            return Err(format!(
+                "ctrler-{i} has applied {} configs after {CATCH_UP:?} of waiting, but a clerk \
+                 has read config {n}: a running server must apply every committed operation",
+                list.len()
+            ));
+        }
+        for (n, c) in seen {
+            if let Some(mine) = list.get(*n as usize)
+                && mine != c
+            {
+                return Err(format!(
+                    "a clerk read config {n} as\n  {c:?}\nbut ctrler-{i}'s configs() holds\n  \
+                     {mine:?}"
+                ));
+            }
         }
     }
     for (a, (i, la)) in lists.iter().enumerate() {
@@ -288,6 +331,7 @@ pub fn agreement(lists: &[(usize, Vec<Config>)]) -> Result<(), String> {
 /// A clerk under test: each operation runs on the clerk's own node (`ctrler-clerk-N`).
 pub struct TestClerk {
     id: u64,
+    seen: Seen,
     lane: String,
     node: Node,
     clerk: Option<Clerk>,
@@ -329,17 +373,32 @@ impl TestClerk {
         v
     }
 
-    /// `Clerk::query`: config `num`, or the latest for `None`.
+    /// `Clerk::query`: config `num`, or the latest for `None`. Fails the test if a clerk read
+    /// a different config with the same number before.
     pub async fn query(&mut self, num: Option<u64>) -> Config {
-        self.run(
-            format!("query({num:?})"),
-            |mut ck| async move {
-                let c = sim::student_call("Clerk::query", ck.query(num)).await;
-                (ck, c)
-            },
-            |c: &Config| format!("config {}: {:?}", c.num, c.shards),
-        )
-        .await
+        let c = self
+            .run(
+                format!("query({num:?})"),
+                |mut ck| async move {
+                    let c = sim::student_call("Clerk::query", ck.query(num)).await;
+                    (ck, c)
+                },
+                |c: &Config| format!("config {}: {:?}", c.num, c.shards),
+            )
+            .await;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get(&c.num) {
+            Some(before) if before != &c => panic!(
+                "query({num:?}) gave config {} as\n  {c:?}\nbut an earlier query gave it as\n  \
+                 {before:?}\n(a config never changes once made)",
+                c.num
+            ),
+            Some(_) => {}
+            None => {
+                seen.insert(c.num, c.clone());
+            }
+        }
+        c
     }
 
     /// `Clerk::query(None)`: the latest config.
@@ -636,14 +695,30 @@ mod tests {
         c1b.shards[0] = 2;
         let zero = Config::default();
         let same = [(0, vec![zero.clone(), c1.clone()]), (1, vec![zero.clone()])];
-        assert_eq!(agreement(&same), Ok(()));
-        let differ = [(0, vec![zero.clone(), c1]), (2, vec![zero.clone(), c1b])];
-        let e = agreement(&differ).unwrap_err();
+        let none = BTreeMap::new();
+        assert_eq!(agreement(&same, &none), Ok(()));
+        let differ = [
+            (0, vec![zero.clone(), c1.clone()]),
+            (2, vec![zero.clone(), c1b]),
+        ];
+        let e = agreement(&differ, &none).unwrap_err();
         assert!(
             e.contains("disagree on config 1") && e.contains("ctrler-2"),
             "{e}"
         );
-        let gap = [(1, vec![zero, config(2, [1; NSHARDS])])];
-        assert!(agreement(&gap).unwrap_err().contains("at position 1"));
+        let gap = [(1, vec![zero.clone(), config(2, [1; NSHARDS])])];
+        assert!(
+            agreement(&gap, &none)
+                .unwrap_err()
+                .contains("at position 1")
+        );
+        // Lists must reach, and hold, what clerks read.
+        let read = BTreeMap::from([(1, c1.clone())]);
+        let e = agreement(&same, &read).unwrap_err();
+        assert!(e.contains("ctrler-1 has applied 1 configs"), "{e}");
+        let mut other = c1;
+        other.shards[9] = 3;
+        let e = agreement(&[(0, vec![zero, other])], &read).unwrap_err();
+        assert!(e.contains("a clerk read config 1"), "{e}");
     }
 }
