@@ -262,6 +262,31 @@ fn minimal_transfers_after_leaves_4a() {
     });
 }
 
+/// Moves make the config uneven; the Join or Leave after them must still move no more shards
+/// than an even result needs (here some must move between groups that stay).
+#[test]
+fn minimal_transfers_after_moves_4a() {
+    ctrler_test("4A minimal transfers after moves", |cfg| async move {
+        let mut ck = cfg.make_client();
+        let mut all = join_each(&mut ck, &[], &[1, 2]).await;
+        for shard in 0..NSHARDS {
+            ck.move_shard(shard, 2).await;
+        }
+        // Group 2 holds all ten: it keeps the larger share (4) of three groups.
+        join_minimal(&mut ck, &mut all, 3).await;
+        // 1 holds one shard, 2 six, 3 three: when 3 leaves, 2 must give one to 1 as well.
+        for shard in 0..NSHARDS {
+            let gid = match shard {
+                0 => 1,
+                1..=6 => 2,
+                _ => 3,
+            };
+            ck.move_shard(shard, gid).await;
+        }
+        leave_minimal(&mut ck, &mut all, &[3]).await;
+    });
+}
+
 /// Joins and leaves of several groups in one call make one config each, with exactly the right
 /// groups and servers.
 #[test]
