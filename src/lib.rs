@@ -6,6 +6,8 @@
 //! - [`kv_tester`]: a replicated key/value service, its clerks and the checks of lab 3.
 //! - [`shardctrler_tester`]: the shard controller's servers, its clerks and the checks of lab 4A
 //!   (balance, minimal transfers, replicas that agree on every config).
+//! - [`shardkv_tester`]: a shard controller and three replica groups, their clerks and the checks
+//!   of lab 4B.
 //!
 //! The linearizability checker that judges the KV lab's histories is its own crate, `lincheck`.
 
@@ -13,3 +15,4 @@ pub mod cluster;
 pub mod kv_tester;
 pub mod raft_tester;
 pub mod shardctrler_tester;
+pub mod shardkv_tester;
