@@ -80,7 +80,7 @@ async fn leave_minimal(ck: &mut TestClerk, all: &mut Vec<Gid>, gids: &[Gid]) {
 }
 
 /// Config 0 has no groups; joins and leaves of single groups make one config each, balanced, with
-/// exactly the groups that joined and their servers.
+/// exactly the groups that joined and their servers; a gid that left may join again.
 #[test]
 fn basic_leave_join_4a() {
     ctrler_test("4A basic leave/join", |cfg| async move {
@@ -103,6 +103,11 @@ fn basic_leave_join_4a() {
         ck.leave(&[2]).await;
         let c = check(&mut ck, &[]).await;
         expect_num(&c, 4, "leave(2)");
+        // A gid may join again after it left, with other servers.
+        ck.join(groups(&[(1, &["p", "q"])])).await;
+        let c = check(&mut ck, &[1]).await;
+        expect_num(&c, 5, "join(1) again");
+        expect_servers(&c, 1, &["p", "q"]);
     });
 }
 
