@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates raft/clippy.toml and kvraft/clippy.toml (identical): the workspace's determinism lints
+"""Generates the student crates' clippy.toml files (raft, kvraft, shardctrler, shardkv; identical): the workspace's determinism lints
 (copied verbatim from the root clippy.toml) plus the student gate, which bans every item of the
 std modules graded code may not use. Clippy takes no module paths, so the items (free functions,
 types, traits, and the inherent and trait methods of those types and traits, so that a value
@@ -149,7 +149,7 @@ def main():
            "# lints, so `cargo clippy` shows every use as an error, whatever `#[allow]` the code carries, and",
            "# the grader's lint gate gives a submission with one 0 points. Generated, with the determinism",
            "# lints of the root clippy.toml first and verbatim, by grading/lints/gen_student_lints.py from the std docs",
-           f"# of {TOOLCHAIN}: raft/clippy.toml and kvraft/clippy.toml are identical.", "#"] + head
+           f"# of {TOOLCHAIN}: the clippy.toml files of raft, kvraft, shardctrler and shardkv are identical.", "#"] + head
     counts = {}
     for key, new in (("disallowed-methods", fns), ("disallowed-types", types), ("disallowed-macros", None)):
         lines = arrays.get(key, [])
@@ -178,7 +178,7 @@ def main():
                 out.append(f'    {{ path = "{path}", reason = "{reason}" }},')
         out.append("]")
     text = "\n".join(out) + "\n"
-    for crate in ("raft", "kvraft"):
+    for crate in ("raft", "kvraft", "shardctrler", "shardkv"):
         open(os.path.join(crate, "clippy.toml"), "w").write(text)
     for (key, label), n in counts.items():
         print(f"{key:20} {n:4}  {label}")

@@ -88,6 +88,9 @@ enum Op {
     Drop { num: u64, shards: Vec<usize> },
     /// Shards gained in config `num` that their previous owner has dropped.
     HandedOver { num: u64, shards: Vec<usize> },
+    /// Nothing: a new leader's first entry, which commits what earlier terms left in the log
+    /// (Raft commits an earlier term's entries only with one of its own term).
+    Nothing,
 }
 
 /// The replicated state: what a snapshot holds.
@@ -330,12 +333,19 @@ impl ShardKv {
     }
 
     /// The leader's poller: puts the config after the current one in the log, once the current
-    /// one is complete.
+    /// one is complete. In each new term it first logs [`Op::Nothing`]: after a restart of the
+    /// whole group, what the log holds is applied only once an entry of the new term commits,
+    /// and a group waiting for its own shards' hand-over may have nothing else to log.
     async fn poller(&self, mut ctrler: shardctrler::Clerk) {
+        let mut nothing_in_term = 0;
         loop {
             sleep(POLL_EVERY).await;
-            if !self.rf.get_state().await.1 {
+            let (term, leads) = self.rf.get_state().await;
+            if !leads {
                 continue;
+            }
+            if term != nothing_in_term && self.submit(&Op::Nothing).await {
+                nothing_in_term = term;
             }
             let (num, complete) = {
                 let st = self.lock();
