@@ -253,6 +253,11 @@ impl<M: Clone> Cluster<M> {
         self.lock().saved[i].raft_state_size()
     }
 
+    /// Size of member `i`'s saved snapshot, in bytes.
+    pub fn saved_snapshot_size(&self, i: usize) -> usize {
+        self.lock().saved[i].snapshot_size()
+    }
+
     /// The largest Raft state any member has saved, in bytes.
     pub fn log_size(&self) -> usize {
         self.lock()

@@ -40,7 +40,7 @@ pub struct KvCluster {
     cluster: Cluster<KvServer>,
     max_raft_state: Option<usize>,
     clerks: Arc<Mutex<Clerks>>,
-    history: Arc<Mutex<History>>,
+    history: SharedHistory,
 }
 
 impl Deref for KvCluster {
@@ -135,10 +135,7 @@ impl KvCluster {
                 next: 0,
                 ops0: 0,
             })),
-            history: Arc::new(Mutex::new(History {
-                time_unit: Some("ns".into()),
-                ..History::default()
-            })),
+            history: new_history(),
         };
         for i in 0..n {
             cfg.start_server(i);
@@ -153,7 +150,7 @@ impl KvCluster {
     }
 
     fn history(&self) -> MutexGuard<'_, History> {
-        self.history.lock().unwrap_or_else(|e| e.into_inner())
+        lock_history(&self.history)
     }
 
     /// Marks the start of the measured part of a test.
@@ -293,12 +290,7 @@ impl KvCluster {
         let node = Node::new(format!("clerk-{id}"));
         let clerk = node.enter(|| sim::student_call_sync("Clerk::new", || Clerk::new(ends)));
         self.connect_client(id, to);
-        TestClerk {
-            cfg: self.clone(),
-            id,
-            node,
-            clerk: Some(clerk),
-        }
+        TestClerk::new(self.history.clone(), id, node, clerk)
     }
 
     /// Lets clerk `id` reach the servers `to`.
@@ -344,15 +336,76 @@ fn save_history(h: &History, r: &lin::CheckResult, stem: &str) -> String {
     }
 }
 
-/// A clerk under test: each operation runs on the clerk's own node and goes into the history.
-pub struct TestClerk {
-    cfg: KvCluster,
-    id: u64,
-    node: Node,
-    clerk: Option<Clerk>,
+/// A clerk of a key/value service that the tester records: lab 3's [`Clerk`] and lab 4's
+/// `shardkv::Clerk` (one [`TestClerk`] records either).
+pub trait KvClient: Send + 'static {
+    /// Fetches the current value of `key` ("" if it does not exist).
+    fn get(&mut self, key: &str) -> impl Future<Output = String> + Send;
+    /// Sets `key` to `value`.
+    fn put(&mut self, key: &str, value: &str) -> impl Future<Output = ()> + Send;
+    /// Appends `value` to the value of `key`.
+    fn append(&mut self, key: &str, value: &str) -> impl Future<Output = ()> + Send;
 }
 
-impl TestClerk {
+impl KvClient for Clerk {
+    fn get(&mut self, key: &str) -> impl Future<Output = String> + Send {
+        Clerk::get(self, key)
+    }
+    fn put(&mut self, key: &str, value: &str) -> impl Future<Output = ()> + Send {
+        Clerk::put(self, key, value)
+    }
+    fn append(&mut self, key: &str, value: &str) -> impl Future<Output = ()> + Send {
+        Clerk::append(self, key, value)
+    }
+}
+
+impl KvClient for shardkv::Clerk {
+    fn get(&mut self, key: &str) -> impl Future<Output = String> + Send {
+        shardkv::Clerk::get(self, key)
+    }
+    fn put(&mut self, key: &str, value: &str) -> impl Future<Output = ()> + Send {
+        shardkv::Clerk::put(self, key, value)
+    }
+    fn append(&mut self, key: &str, value: &str) -> impl Future<Output = ()> + Send {
+        shardkv::Clerk::append(self, key, value)
+    }
+}
+
+/// A history that clerks on many tasks record into (timestamps in virtual nanoseconds).
+pub type SharedHistory = Arc<Mutex<History>>;
+
+/// An empty [`SharedHistory`].
+pub fn new_history() -> SharedHistory {
+    Arc::new(Mutex::new(History {
+        time_unit: Some("ns".into()),
+        ..History::default()
+    }))
+}
+
+/// Locks a [`SharedHistory`] (a panicking clerk task leaves it usable).
+pub fn lock_history(h: &SharedHistory) -> MutexGuard<'_, History> {
+    h.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A clerk under test: each operation runs on the clerk's own node and goes into the history.
+pub struct TestClerk<C = Clerk> {
+    history: SharedHistory,
+    id: u64,
+    node: Node,
+    clerk: Option<C>,
+}
+
+impl<C: KvClient> TestClerk<C> {
+    /// Records the operations of `clerk`, which runs on `node`, into `history` as client `id`.
+    pub fn new(history: SharedHistory, id: u64, node: Node, clerk: C) -> TestClerk<C> {
+        TestClerk {
+            history,
+            id,
+            node,
+            clerk: Some(clerk),
+        }
+    }
+
     /// This clerk's id (for connect_client / disconnect_client).
     pub fn id(&self) -> u64 {
         self.id
@@ -363,15 +416,15 @@ impl TestClerk {
         kind: OpKind,
         key: &str,
         value: &str,
-        f: impl FnOnce(Clerk) -> Fut,
+        f: impl FnOnce(C) -> Fut,
         describe: fn(&T) -> String,
     ) -> T
     where
         T: Send + 'static,
-        Fut: Future<Output = (Clerk, T)> + Send + 'static,
+        Fut: Future<Output = (C, T)> + Send + 'static,
     {
         let index = {
-            let mut h = self.cfg.history();
+            let mut h = lock_history(&self.history);
             h.ops.push(lin::Op {
                 client: self.id,
                 kind,
@@ -402,7 +455,7 @@ impl TestClerk {
             .await
             .expect("the clerk's task was aborted");
         self.clerk = Some(clerk);
-        self.cfg.history().ops[index].ret = Some(now_ns());
+        lock_history(&self.history).ops[index].ret = Some(now_ns());
         if timeline::is_recording() {
             op.done(&describe(&v));
         }
@@ -424,7 +477,7 @@ impl TestClerk {
                 |v: &String| brief(v),
             )
             .await;
-        let mut h = self.cfg.history();
+        let mut h = lock_history(&self.history);
         if let Some(op) = h.ops.iter_mut().rev().find(|o| o.client == self.id) {
             op.output = Some(v.clone());
         }
@@ -475,7 +528,7 @@ fn brief(v: &str) -> String {
 }
 
 /// Checks that a Get of `key` returns `value`.
-pub async fn check(ck: &mut TestClerk, key: &str, value: &str) {
+pub async fn check<C: KvClient>(ck: &mut TestClerk<C>, key: &str, value: &str) {
     let v = ck.get(key).await;
     if v != value {
         panic!("Get({key}): expected:\n{value}\nreceived:\n{v}");

@@ -4,9 +4,12 @@
 //!   the pass line. Both testers are built on it.
 //! - [`raft_tester`]: a Raft cluster on the simulated network and the checks of lab 2.
 //! - [`kv_tester`]: a replicated key/value service, its clerks and the checks of lab 3.
+//! - [`shardkv_tester`]: a shard controller and three replica groups, their clerks and the checks
+//!   of lab 4B.
 //!
 //! The linearizability checker that judges the KV lab's histories is its own crate, `lincheck`.
 
 pub mod cluster;
 pub mod kv_tester;
 pub mod raft_tester;
+pub mod shardkv_tester;
