@@ -4,6 +4,8 @@
 //!   the pass line. Both testers are built on it.
 //! - [`raft_tester`]: a Raft cluster on the simulated network and the checks of lab 2.
 //! - [`kv_tester`]: a replicated key/value service, its clerks and the checks of lab 3.
+//! - [`shardctrler_tester`]: the shard controller's servers, its clerks and the checks of lab 4A
+//!   (balance, minimal transfers, replicas that agree on every config).
 //! - [`shardkv_tester`]: a shard controller and three replica groups, their clerks and the checks
 //!   of lab 4B.
 //!
@@ -12,4 +14,5 @@
 pub mod cluster;
 pub mod kv_tester;
 pub mod raft_tester;
+pub mod shardctrler_tester;
 pub mod shardkv_tester;

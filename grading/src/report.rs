@@ -100,6 +100,16 @@ pub fn max_score(tests: &[TestReport]) -> f64 {
         .sum()
 }
 
+/// `, +10 bonus` when some of `tests` are extra credit: the bonus points they earned (a part's
+/// line shows them beside its points; the score line, which includes them, says "including").
+fn bonus_note<'a>(tests: impl Iterator<Item = &'a TestReport>) -> String {
+    let bonus: Vec<f64> = tests.filter(|t| t.bonus).map(|t| t.points).collect();
+    match bonus.is_empty() {
+        true => String::new(),
+        false => format!(", +{} bonus", bonus.iter().sum::<f64>()),
+    }
+}
+
 /// A test's points for the table: `3/4`, or `3/4 bonus` for extra credit.
 fn points_cell(t: &TestReport) -> String {
     let bonus = if t.bonus { " bonus" } else { "" };
@@ -139,13 +149,18 @@ pub fn render_text(s: &Summary) -> String {
         if tests.is_empty() {
             continue;
         }
-        let got: f64 = tests.iter().map(|t| t.points).sum();
+        let got: f64 = tests.iter().filter(|t| !t.bonus).map(|t| t.points).sum();
         let max: f64 = tests
             .iter()
             .filter(|t| !t.bonus)
             .map(|t| t.max_points)
             .sum();
-        let _ = writeln!(out, "Part {} ({got}/{max} points)", part.to_uppercase());
+        let extra = bonus_note(tests.iter().copied());
+        let _ = writeln!(
+            out,
+            "Part {} ({got}/{max} points{extra})",
+            part.to_uppercase()
+        );
         let _ = writeln!(
             out,
             "  {:<62} {:>7} {:>17} {:>17} {:>9}",
@@ -181,9 +196,10 @@ pub fn render_text(s: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "Score: {}/{} ({} runs per test, seed {}, {:.0}s: {:.0}s to build, {:.0}s of runs)",
+        "Score: {}/{}{} ({} runs per test, seed {}, {:.0}s: {:.0}s to build, {:.0}s of runs)",
         s.score,
         s.max_score,
+        bonus_note(s.tests.iter()).replace(", +", ", including "),
         s.runs_per_test,
         s.seed,
         s.wall_time_s,
