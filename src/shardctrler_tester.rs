@@ -139,25 +139,7 @@ impl CtrlerCluster {
 
     /// The server whose Raft peer believes it leads, if any (Go's `Leader`).
     pub async fn leader(&self) -> Option<usize> {
-        for i in 0..self.n() {
-            let state = self
-                .on(i, |sc| {
-                    sim::student_call(
-                        "Raft::get_state",
-                        async move { sc.raft().get_state().await },
-                    )
-                })
-                .await;
-            if let Some((term, leader)) = state
-                && timeline::is_recording()
-            {
-                timeline::observe_state(&self.server_name(i), term, leader);
-            }
-            if let Some((_, true)) = state {
-                return Some(i);
-            }
-        }
-        None
+        self.cluster.leader(|sc| sc.raft()).await
     }
 
     /// Waits up to `within` for a server that believes it leads; fails the test if none does.
