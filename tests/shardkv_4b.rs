@@ -147,6 +147,7 @@ fn rejection_4b() {
         let other = cfg.start_other_ctrler("c2-");
         cfg.annotate("a second controller gives every shard to group 100");
         other
+            .make_client()
             .join([(cfg.gid(0), cfg.server_names(0))].into_iter().collect())
             .await;
         let (values, _waiting) = gets_until_quiet(&ka, || cfg.make_client_of(&other)).await;
