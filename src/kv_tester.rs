@@ -17,6 +17,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::node_clerk::NodeClerk;
 use crate::raft_tester::REPLAY_FLAGS;
 use lincheck::{self as lin, Annotation, History, OpKind};
 
@@ -384,8 +385,7 @@ pub fn lock_history(h: &SharedHistory) -> MutexGuard<'_, History> {
 pub struct TestClerk<C = Clerk> {
     history: SharedHistory,
     id: u64,
-    node: Node,
-    clerk: Option<C>,
+    clerk: NodeClerk<C>,
 }
 
 impl<C: KvClient> TestClerk<C> {
@@ -394,8 +394,7 @@ impl<C: KvClient> TestClerk<C> {
         TestClerk {
             history,
             id,
-            node,
-            clerk: Some(clerk),
+            clerk: NodeClerk::new(node, clerk),
         }
     }
 
@@ -437,17 +436,7 @@ impl<C: KvClient> TestClerk<C> {
                 OpKind::Append => format!("append({key}, {})", brief(value)),
             },
         );
-        let clerk = self
-            .clerk
-            .take()
-            .expect("a TestClerk runs one operation at a time");
-        let fut = self.node.enter(|| f(clerk));
-        let (clerk, v) = self
-            .node
-            .spawn(fut)
-            .await
-            .expect("the clerk's task was aborted");
-        self.clerk = Some(clerk);
+        let v = self.clerk.run(f).await;
         lock_history(&self.history).ops[index].ret = Some(now_ns());
         if timeline::is_recording() {
             op.done(&describe(&v));

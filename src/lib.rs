@@ -3,6 +3,8 @@
 //! - [`cluster`]: a group of servers on the simulated network: crash, restart, links, partitions,
 //!   which member leads, the pass line. Every tester below is built on it (several groups can
 //!   share one network).
+//! - [`node_clerk`]: a clerk under test on a node of its own, one operation at a time (the
+//!   clerks of labs 3, 4A and 4B).
 //! - [`raft_tester`]: a Raft cluster on the simulated network and the checks of lab 2.
 //! - [`kv_tester`]: a replicated key/value service, its clerks and the checks of lab 3, and the
 //!   runner that checks a test's whole history for linearizability (lab 4B's too).
@@ -15,6 +17,7 @@
 
 pub mod cluster;
 pub mod kv_tester;
+pub mod node_clerk;
 pub mod raft_tester;
 pub mod shardctrler_tester;
 pub mod shardkv_tester;

@@ -22,6 +22,7 @@ use tokio::time::{Instant, sleep};
 
 pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::node_clerk::NodeClerk;
 use crate::raft_tester::REPLAY_FLAGS;
 
 /// How many controller servers every 4A test runs (as in Go).
@@ -192,8 +193,7 @@ impl CtrlerCluster {
             id,
             seen: self.seen.clone(),
             lane,
-            node,
-            clerk: Some(clerk),
+            clerk: NodeClerk::new(node, clerk),
         }
     }
 
@@ -328,8 +328,7 @@ pub struct TestClerk {
     id: u64,
     seen: Seen,
     lane: String,
-    node: Node,
-    clerk: Option<Clerk>,
+    clerk: NodeClerk<Clerk>,
 }
 
 impl TestClerk {
@@ -351,17 +350,7 @@ impl TestClerk {
         Fut: Future<Output = (Clerk, T)> + Send + 'static,
     {
         let op = timeline::op(&self.lane, &what);
-        let clerk = self
-            .clerk
-            .take()
-            .expect("a TestClerk runs one operation at a time");
-        let fut = self.node.enter(|| f(clerk));
-        let (clerk, v) = self
-            .node
-            .spawn(fut)
-            .await
-            .expect("the clerk's task was aborted");
-        self.clerk = Some(clerk);
+        let v = self.clerk.run(f).await;
         if timeline::is_recording() {
             op.done(&describe(&v));
         }
