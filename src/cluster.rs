@@ -9,9 +9,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use labrpc::sim::{Node, timeline};
+use labrpc::sim::{self, Node, timeline};
 use labrpc::{ClientEnd, Network, Server};
-use raft::Persister;
+use raft::{Persister, Raft};
 use tokio::time::Instant;
 
 /// Logs a tester action (target `tester`) and puts it on the run's timeline.
@@ -189,6 +189,30 @@ impl<M: Clone> Cluster<M> {
         let m = self.member(i)?;
         let fut = m.node.enter(|| f(m.handle.clone()));
         m.node.spawn(fut).await.ok()
+    }
+
+    /// The member whose Raft peer believes it leads, if any (Go's `Leader`); `raft` reaches a
+    /// member's Raft. Every state read goes on the timeline.
+    pub async fn leader(&self, raft: fn(&M) -> &Raft) -> Option<usize>
+    where
+        M: Send + 'static,
+    {
+        for i in 0..self.n() {
+            let state = self
+                .on(i, |m| {
+                    sim::student_call("Raft::get_state", async move { raft(&m).get_state().await })
+                })
+                .await;
+            if let Some((term, leader)) = state
+                && timeline::is_recording()
+            {
+                timeline::observe_state(&self.server_name(i), term, leader);
+            }
+            if let Some((_, true)) = state {
+                return Some(i);
+            }
+        }
+        None
     }
 
     // ----- Crash and restart -----

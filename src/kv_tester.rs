@@ -17,6 +17,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::node_clerk::NodeClerk;
 use crate::raft_tester::REPLAY_FLAGS;
 use lincheck::{self as lin, Annotation, History, OpKind};
 
@@ -80,6 +81,17 @@ pub fn kv_test<F, Fut>(
             (cfg.summary(), history)
         }
     };
+    linearizable_test(run);
+}
+
+/// Runs one graded test whose simulated run (`run`) returns its pass line and the history of its
+/// clerks' operations; the history must be linearizable, and its verdict ends the pass line.
+/// Every KV lab's runner (3, 4B) is this.
+pub fn linearizable_test<F, Fut>(run: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = (String, History)> + 'static,
+{
     let name = harness::test_name().replace("::", "-");
     TestRun::new()
         .cargo_flags(REPLAY_FLAGS)
@@ -236,25 +248,7 @@ impl KvCluster {
 
     /// The server whose Raft peer believes it leads, if any.
     pub async fn leader(&self) -> Option<usize> {
-        for i in 0..self.n() {
-            let state = self
-                .on(i, |kv| {
-                    sim::student_call(
-                        "Raft::get_state",
-                        async move { kv.raft().get_state().await },
-                    )
-                })
-                .await;
-            if let Some((term, leader)) = state
-                && timeline::is_recording()
-            {
-                timeline::observe_state(&self.server_name(i), term, leader);
-            }
-            if let Some((_, true)) = state {
-                return Some(i);
-            }
-        }
-        None
+        self.cluster.leader(|kv| kv.raft()).await
     }
 
     /// Two groups for a partition, the leader (if any) in the smaller one.
@@ -391,8 +385,7 @@ pub fn lock_history(h: &SharedHistory) -> MutexGuard<'_, History> {
 pub struct TestClerk<C = Clerk> {
     history: SharedHistory,
     id: u64,
-    node: Node,
-    clerk: Option<C>,
+    clerk: NodeClerk<C>,
 }
 
 impl<C: KvClient> TestClerk<C> {
@@ -401,8 +394,7 @@ impl<C: KvClient> TestClerk<C> {
         TestClerk {
             history,
             id,
-            node,
-            clerk: Some(clerk),
+            clerk: NodeClerk::new(node, clerk),
         }
     }
 
@@ -444,17 +436,7 @@ impl<C: KvClient> TestClerk<C> {
                 OpKind::Append => format!("append({key}, {})", brief(value)),
             },
         );
-        let clerk = self
-            .clerk
-            .take()
-            .expect("a TestClerk runs one operation at a time");
-        let fut = self.node.enter(|| f(clerk));
-        let (clerk, v) = self
-            .node
-            .spawn(fut)
-            .await
-            .expect("the clerk's task was aborted");
-        self.clerk = Some(clerk);
+        let v = self.clerk.run(f).await;
         lock_history(&self.history).ops[index].ret = Some(now_ns());
         if timeline::is_recording() {
             op.done(&describe(&v));

@@ -22,6 +22,7 @@ use tokio::time::{Instant, sleep};
 
 pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::node_clerk::NodeClerk;
 use crate::raft_tester::REPLAY_FLAGS;
 
 /// How many controller servers every 4A test runs (as in Go).
@@ -44,6 +45,8 @@ type Seen = Arc<Mutex<BTreeMap<u64, Config>>>;
 #[derive(Clone)]
 pub struct CtrlerCluster {
     cluster: Cluster<ShardCtrler>,
+    /// What its servers' and clerks' names start with (`""`; lab 4B's second controller: `c2-`).
+    prefix: String,
     clerks: Arc<Mutex<Clerks>>,
     seen: Seen,
 }
@@ -80,16 +83,23 @@ where
 impl CtrlerCluster {
     /// Starts `n` connected controller servers (`ctrler-0`, …) on `net` (Go's `make_config`),
     /// leaving the network's behaviour as it is (a new `Network` is reliable): the 4A tests run
-    /// on a reliable network, and a tester of lab 4B may put the controllers on a shared one.
+    /// on a reliable network, and lab 4B's tester puts the controller on its groups' network.
     pub fn new(net: &Network, n: usize) -> CtrlerCluster {
+        CtrlerCluster::with_prefix(net, "", n)
+    }
+
+    /// As [`new`](Self::new), with every server and clerk name starting with `prefix`
+    /// (`c2-ctrler-0`, …), so that a second, independent controller can share the network.
+    pub fn with_prefix(net: &Network, prefix: &str, n: usize) -> CtrlerCluster {
         let name = GroupName {
-            group: String::new(),
+            group: prefix.to_string(),
             kind: "ctrler",
         };
         let cfg = CtrlerCluster {
             cluster: Cluster::new(net, name, n, |sc: &ShardCtrler| {
                 sim::student_call_sync("ShardCtrler::kill", || sc.kill())
             }),
+            prefix: prefix.to_string(),
             clerks: Arc::new(Mutex::new(Clerks { next: 0 })),
             seen: Seen::default(),
         };
@@ -139,25 +149,7 @@ impl CtrlerCluster {
 
     /// The server whose Raft peer believes it leads, if any (Go's `Leader`).
     pub async fn leader(&self) -> Option<usize> {
-        for i in 0..self.n() {
-            let state = self
-                .on(i, |sc| {
-                    sim::student_call(
-                        "Raft::get_state",
-                        async move { sc.raft().get_state().await },
-                    )
-                })
-                .await;
-            if let Some((term, leader)) = state
-                && timeline::is_recording()
-            {
-                timeline::observe_state(&self.server_name(i), term, leader);
-            }
-            if let Some((_, true)) = state {
-                return Some(i);
-            }
-        }
-        None
+        self.cluster.leader(|sc| sc.raft()).await
     }
 
     /// Waits up to `within` for a server that believes it leads; fails the test if none does.
@@ -182,10 +174,8 @@ impl CtrlerCluster {
             st.next += 1;
             st.next - 1
         };
-        let lane = format!("ctrler-clerk-{id}");
-        let names: Vec<String> = (0..self.n())
-            .map(|j| format!("ctrler-clerk{id}->{j}"))
-            .collect();
+        let lane = format!("{}ctrler-clerk-{id}", self.prefix);
+        let names: Vec<String> = (0..self.n()).map(|j| self.clerk_end(id, j)).collect();
         for name in &names {
             timeline::end_owner(name, &lane);
         }
@@ -203,8 +193,7 @@ impl CtrlerCluster {
             id,
             seen: self.seen.clone(),
             lane,
-            node,
-            clerk: Some(clerk),
+            clerk: NodeClerk::new(node, clerk),
         }
     }
 
@@ -212,12 +201,17 @@ impl CtrlerCluster {
     /// still take effect, so the clerk retries requests the server already carried out.
     pub fn lose_client_replies(&self, id: u64, to: usize, yes: bool) {
         note(&format!(
-            "{} replies of {} to ctrler-clerk-{id}",
+            "{} replies of {} to {}ctrler-clerk-{id}",
             if yes { "lose" } else { "deliver" },
-            self.server_name(to)
+            self.server_name(to),
+            self.prefix
         ));
-        self.net()
-            .lose_replies(&format!("ctrler-clerk{id}->{to}"), yes);
+        self.net().lose_replies(&self.clerk_end(id, to), yes);
+    }
+
+    /// The name of clerk `id`'s end to server `j`.
+    fn clerk_end(&self, id: u64, j: usize) -> String {
+        format!("{}ctrler-clerk{id}->{j}", self.prefix)
     }
 
     /// Every config server `i` has applied (`ShardCtrler::configs`), or `None` if it is down.
@@ -230,7 +224,7 @@ impl CtrlerCluster {
 
     /// The running servers' config lists, after waiting up to [`CATCH_UP`] for them to have
     /// applied equally many, and at least every config a clerk read.
-    async fn caught_up_configs(&self) -> Vec<(usize, Vec<Config>)> {
+    async fn caught_up_configs(&self) -> Vec<(String, Vec<Config>)> {
         let deadline = Instant::now() + CATCH_UP;
         let read = self
             .seen()
@@ -241,7 +235,7 @@ impl CtrlerCluster {
             let mut lists = Vec::new();
             for i in 0..self.n() {
                 if let Some(list) = self.configs_of(i).await {
-                    lists.push((i, list));
+                    lists.push((self.server_name(i), list));
                 }
             }
             let lens: BTreeSet<usize> = lists.iter().map(|(_, l)| l.len()).collect();
@@ -277,18 +271,18 @@ impl CtrlerCluster {
     }
 }
 
-/// Whether the servers' config lists (server, `configs()`) agree with each other and with what
+/// Whether the servers' config lists (server name, `configs()`) agree with each other and with what
 /// clerks read (`seen`): each list must hold config `k` at position `k`, reach the latest config a
 /// clerk read, and hold the configs clerks read; and for every number two servers both have,
 /// their configs must be equal.
 pub fn agreement(
-    lists: &[(usize, Vec<Config>)],
+    lists: &[(String, Vec<Config>)],
     seen: &BTreeMap<u64, Config>,
 ) -> Result<(), String> {
     for (i, list) in lists {
         if let Some((pos, c)) = list.iter().enumerate().find(|(p, c)| c.num != *p as u64) {
             return Err(format!(
-                "ctrler-{i}'s configs() holds config number {} at position {pos}: it must list \
+                "{i}'s configs() holds config number {} at position {pos}: it must list \
                  every config it applied, config 0 first, in order",
                 c.num
             ));
@@ -297,7 +291,7 @@ pub fn agreement(
             && list.len() as u64 <= n
         {
             return Err(format!(
-                "ctrler-{i} has applied {} configs after {CATCH_UP:?} of waiting, but a clerk \
+                "{i} has applied {} configs after {CATCH_UP:?} of waiting, but a clerk \
                  has read config {n}: a running server must apply every committed operation",
                 list.len()
             ));
@@ -307,7 +301,7 @@ pub fn agreement(
                 && mine != c
             {
                 return Err(format!(
-                    "a clerk read config {n} as\n  {c:?}\nbut ctrler-{i}'s configs() holds\n  \
+                    "a clerk read config {n} as\n  {c:?}\nbut {i}'s configs() holds\n  \
                      {mine:?}"
                 ));
             }
@@ -318,8 +312,8 @@ pub fn agreement(
             if let Some((num, (ca, cb))) = la.iter().zip(lb).enumerate().find(|(_, (x, y))| x != y)
             {
                 return Err(format!(
-                    "the controller replicas disagree on config {num}: ctrler-{i} made\n  \
-                     {ca:?}\nbut ctrler-{j} made\n  {cb:?}\n(every replica must build the same \
+                    "the controller replicas disagree on config {num}: {i} made\n  \
+                     {ca:?}\nbut {j} made\n  {cb:?}\n(every replica must build the same \
                      config from the same log: rebalance deterministically, from replicated \
                      state only)"
                 ));
@@ -334,8 +328,7 @@ pub struct TestClerk {
     id: u64,
     seen: Seen,
     lane: String,
-    node: Node,
-    clerk: Option<Clerk>,
+    clerk: NodeClerk<Clerk>,
 }
 
 impl TestClerk {
@@ -357,17 +350,7 @@ impl TestClerk {
         Fut: Future<Output = (Clerk, T)> + Send + 'static,
     {
         let op = timeline::op(&self.lane, &what);
-        let clerk = self
-            .clerk
-            .take()
-            .expect("a TestClerk runs one operation at a time");
-        let fut = self.node.enter(|| f(clerk));
-        let (clerk, v) = self
-            .node
-            .spawn(fut)
-            .await
-            .expect("the clerk's task was aborted");
-        self.clerk = Some(clerk);
+        let v = self.clerk.run(f).await;
         if timeline::is_recording() {
             op.done(&describe(&v));
         }
@@ -695,19 +678,23 @@ mod tests {
         let mut c1b = c1.clone();
         c1b.shards[0] = 2;
         let zero = Config::default();
-        let same = [(0, vec![zero.clone(), c1.clone()]), (1, vec![zero.clone()])];
+        let name = |i: usize| format!("ctrler-{i}");
+        let same = [
+            (name(0), vec![zero.clone(), c1.clone()]),
+            (name(1), vec![zero.clone()]),
+        ];
         let none = BTreeMap::new();
         assert_eq!(agreement(&same, &none), Ok(()));
         let differ = [
-            (0, vec![zero.clone(), c1.clone()]),
-            (2, vec![zero.clone(), c1b]),
+            (name(0), vec![zero.clone(), c1.clone()]),
+            (name(2), vec![zero.clone(), c1b]),
         ];
         let e = agreement(&differ, &none).unwrap_err();
         assert!(
             e.contains("disagree on config 1") && e.contains("ctrler-2"),
             "{e}"
         );
-        let gap = [(1, vec![zero.clone(), config(2, [1; NSHARDS])])];
+        let gap = [(name(1), vec![zero.clone(), config(2, [1; NSHARDS])])];
         assert!(
             agreement(&gap, &none)
                 .unwrap_err()
@@ -719,7 +706,7 @@ mod tests {
         assert!(e.contains("ctrler-1 has applied 1 configs"), "{e}");
         let mut other = c1;
         other.shards[9] = 3;
-        let e = agreement(&[(0, vec![zero, other])], &read).unwrap_err();
+        let e = agreement(&[(name(0), vec![zero, other])], &read).unwrap_err();
         assert!(e.contains("a clerk read config 1"), "{e}");
     }
 }

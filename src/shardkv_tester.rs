@@ -7,19 +7,18 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use labrpc::harness::{self, TestRun};
 use labrpc::sim::{self, Node, timeline};
 use labrpc::{ClientEnd, Network, Server};
 use lincheck::Annotation;
-use shardctrler::{Config, Gid, ShardCtrler};
+use shardctrler::Gid;
 use shardkv::{MakeEnd, ShardKv};
 use tokio::time::Instant;
 
 pub use crate::cluster::Net;
 use crate::cluster::{Cluster, GroupName, Member, note};
 pub use crate::kv_tester::check;
-use crate::kv_tester::{SharedHistory, TestClerk, check_linearizable, lock_history, new_history};
-use crate::raft_tester::REPLAY_FLAGS;
+use crate::kv_tester::{SharedHistory, TestClerk, linearizable_test, lock_history, new_history};
+use crate::shardctrler_tester::{CtrlerCluster, TestClerk as CtrlerClerk};
 
 /// The replica groups' ids, by group index (Go's 100, 101, 102).
 pub const GIDS: [Gid; 3] = [100, 101, 102];
@@ -60,159 +59,21 @@ fn new_end(net: &Network, ends: &Mutex<Ends>, owner: &str, server: &str) -> Clie
     end
 }
 
-/// A shard controller service: its servers and the tester's own clerk to it (Go's `mck`).
-/// Cheap to clone: clones share the service.
-#[derive(Clone)]
-pub struct Ctrler {
-    cluster: Cluster<ShardCtrler>,
-    /// The tester's clerk; `None` while one of its operations runs.
-    mck: Arc<Mutex<Option<shardctrler::Clerk>>>,
-    /// The node the tester's clerk runs on.
-    mck_node: Node,
-}
-
-impl Ctrler {
-    /// Starts `SERVERS` controller servers named `{prefix}ctrler-i` on `net`, and the tester's
-    /// clerk to them.
-    fn start(net: &Network, ends: &Arc<Mutex<Ends>>, prefix: &str) -> Ctrler {
-        let name = GroupName {
-            group: prefix.to_string(),
-            kind: "ctrler",
-        };
-        let cluster = Cluster::new(net, name, SERVERS, |sc: &ShardCtrler| {
-            sim::student_call_sync("ShardCtrler::kill", || sc.kill())
-        });
-        for i in 0..SERVERS {
-            cluster.start_member(i, |ends, persister| {
-                let node = Node::new(cluster.server_name(i));
-                let sc = node.enter(|| {
-                    sim::student_call_sync("ShardCtrler::new", || {
-                        ShardCtrler::new(ends, i, persister)
-                    })
-                });
-                let server = node.enter(|| {
-                    let s = Server::new();
-                    s.add_service(sim::student_call_sync("ShardCtrler::service", || {
-                        sc.service()
-                    }));
-                    s.add_service(sim::student_call_sync("Raft::service", || {
-                        sc.raft().service()
-                    }));
-                    s
-                });
-                (Member { handle: sc, node }, server)
-            });
-            cluster.connect(i);
-        }
-        let owner = format!("{prefix}mck");
-        let mck_node = Node::new(owner.clone());
-        let mck_ends = (0..SERVERS)
-            .map(|j| new_end(net, ends, &owner, &cluster.server_name(j)))
-            .collect();
-        let mck = mck_node.enter(|| {
-            sim::student_call_sync("shardctrler::Clerk::new", || {
-                shardctrler::Clerk::new(mck_ends)
-            })
-        });
-        Ctrler {
-            cluster,
-            mck: Arc::new(Mutex::new(Some(mck))),
-            mck_node,
-        }
+/// Fresh ends from `owner` to every server of `ctrler`, recorded under `owner` (in random order:
+/// clerks must not rely on it).
+fn ctrler_ends(
+    net: &Network,
+    ends: &Mutex<Ends>,
+    ctrler: &CtrlerCluster,
+    owner: &str,
+) -> Vec<ClientEnd> {
+    let mut v: Vec<ClientEnd> = (0..ctrler.n())
+        .map(|j| new_end(net, ends, owner, &ctrler.server_name(j)))
+        .collect();
+    for k in (1..v.len()).rev() {
+        v.swap(k, sim::random_range(0..=k));
     }
-
-    /// Fresh ends to every controller server for `owner` (in random order: clerks must not
-    /// rely on it).
-    fn ends_for(&self, ends: &Arc<Mutex<Ends>>, owner: &str) -> Vec<ClientEnd> {
-        let mut v: Vec<ClientEnd> = (0..SERVERS)
-            .map(|j| {
-                new_end(
-                    self.cluster.net(),
-                    ends,
-                    owner,
-                    &self.cluster.server_name(j),
-                )
-            })
-            .collect();
-        for k in (1..v.len()).rev() {
-            v.swap(k, sim::random_range(0..=k));
-        }
-        v
-    }
-
-    /// Runs `f` with the tester's clerk, on its node.
-    async fn with_mck<T, Fut>(&self, f: impl FnOnce(shardctrler::Clerk) -> Fut) -> T
-    where
-        T: Send + 'static,
-        Fut: Future<Output = (shardctrler::Clerk, T)> + Send + 'static,
-    {
-        let ck = self
-            .mck
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .expect("the tester's controller clerk runs one operation at a time");
-        let fut = self.mck_node.enter(|| f(ck));
-        let (ck, v) = self
-            .mck_node
-            .spawn(fut)
-            .await
-            .expect("the controller clerk's task was aborted");
-        *self.mck.lock().unwrap_or_else(|e| e.into_inner()) = Some(ck);
-        v
-    }
-
-    /// Joins the groups `groups` (gid to server names) through the tester's clerk.
-    pub async fn join(&self, groups: BTreeMap<Gid, Vec<String>>) {
-        self.with_mck(|mut ck| async move {
-            sim::student_call("shardctrler::Clerk::join", ck.join(groups)).await;
-            (ck, ())
-        })
-        .await
-    }
-
-    /// Removes the groups `gids` through the tester's clerk.
-    pub async fn leave(&self, gids: Vec<Gid>) {
-        self.with_mck(|mut ck| async move {
-            sim::student_call("shardctrler::Clerk::leave", ck.leave(&gids)).await;
-            (ck, ())
-        })
-        .await
-    }
-
-    /// The latest config, through the tester's clerk.
-    pub async fn query(&self) -> Config {
-        self.with_mck(|mut ck| async move {
-            let c = sim::student_call("shardctrler::Clerk::query", ck.query(None)).await;
-            (ck, c)
-        })
-        .await
-    }
-
-    /// Checks that every two running controller servers made the same config for every number
-    /// both have (the controller's rebalancing must be the same on every replica).
-    fn check_agreement(&self) {
-        let lists: Vec<(String, Vec<Config>)> = (0..SERVERS)
-            .filter_map(|i| {
-                let m = self.cluster.member(i)?;
-                let configs = m.node.enter(|| {
-                    sim::student_call_sync("ShardCtrler::configs", || m.handle.configs())
-                });
-                Some((self.cluster.server_name(i), configs))
-            })
-            .collect();
-        for (a, (name_a, ca)) in lists.iter().enumerate() {
-            for (name_b, cb) in &lists[a + 1..] {
-                if let Some(k) = (0..ca.len().min(cb.len())).find(|&k| ca[k] != cb[k]) {
-                    panic!(
-                        "the controller servers {name_a} and {name_b} disagree on config {k}:\n  \
-                         {name_a}: {:?}\n  {name_b}: {:?}",
-                        ca[k], cb[k]
-                    );
-                }
-            }
-        }
-    }
+    v
 }
 
 /// The tester's own bookkeeping.
@@ -220,7 +81,7 @@ struct State {
     /// Clerks made so far (their ids).
     clerks: u64,
     /// Controllers started besides the main one (checked for agreement at the end too).
-    other_ctrlers: Vec<Ctrler>,
+    other_ctrlers: Vec<CtrlerCluster>,
     /// What `begin` recorded, for the pass line.
     begun: Begun,
 }
@@ -240,7 +101,9 @@ struct Begun {
 #[derive(Clone)]
 pub struct ShardKvCluster {
     net: Network,
-    ctrler: Ctrler,
+    ctrler: CtrlerCluster,
+    /// The tester's own clerk of the controller (Go's `mck`), for joins and leaves.
+    mck: Arc<tokio::sync::Mutex<CtrlerClerk>>,
     groups: Vec<Cluster<ShardKv>>,
     max_raft_state: Option<usize>,
     ends: Arc<Mutex<Ends>>,
@@ -266,18 +129,12 @@ pub fn shardkv_test<F, Fut>(
             let cfg = ShardKvCluster::new(net, max_raft_state);
             cfg.begin(description);
             body(cfg.clone()).await;
-            cfg.check_ctrlers_agree();
+            cfg.check_ctrlers_agree().await;
             let history = lock_history(&cfg.history).clone();
             (cfg.summary(), history)
         }
     };
-    let name = harness::test_name().replace("::", "-");
-    TestRun::new()
-        .cargo_flags(REPLAY_FLAGS)
-        .run_then(run, |(summary, history), seed| {
-            check_linearizable(&history, &format!("{name}-seed{seed}"))
-                .map(|verdict| format!("{summary} {verdict}"))
-        });
+    linearizable_test(run);
 }
 
 impl ShardKvCluster {
@@ -286,7 +143,8 @@ impl ShardKvCluster {
     pub fn new(net: Net, max_raft_state: Option<usize>) -> ShardKvCluster {
         let network = Network::new();
         let ends = Arc::new(Mutex::new(Ends::default()));
-        let ctrler = Ctrler::start(&network, &ends, "");
+        let ctrler = CtrlerCluster::new(&network, SERVERS);
+        let mck = Arc::new(tokio::sync::Mutex::new(ctrler.make_client()));
         let groups = GIDS
             .iter()
             .map(|gid| {
@@ -302,6 +160,7 @@ impl ShardKvCluster {
         let cfg = ShardKvCluster {
             net: network.clone(),
             ctrler,
+            mck,
             groups,
             max_raft_state,
             ends,
@@ -372,24 +231,27 @@ impl ShardKvCluster {
     }
 
     /// The controller the servers use.
-    pub fn ctrler(&self) -> &Ctrler {
+    pub fn ctrler(&self) -> &CtrlerCluster {
         &self.ctrler
     }
 
     /// Starts a second, independent controller (servers `{prefix}ctrler-i`), which no server
-    /// polls; clerks made with [`make_client_of`](Self::make_client_of) can use it. It is checked
-    /// for agreement at the end of the test too.
-    pub fn start_other_ctrler(&self, prefix: &str) -> Ctrler {
-        let c = Ctrler::start(&self.net, &self.ends, prefix);
+    /// polls: its own clerks ([`CtrlerCluster::make_client`]) change its configs, and clerks made
+    /// with [`make_client_of`](Self::make_client_of) route by them. It is checked for agreement
+    /// at the end of the test too.
+    pub fn start_other_ctrler(&self, prefix: &str) -> CtrlerCluster {
+        let c = CtrlerCluster::with_prefix(&self.net, prefix, SERVERS);
         self.lock().other_ctrlers.push(c.clone());
         c
     }
 
-    fn check_ctrlers_agree(&self) {
-        self.ctrler.check_agreement();
+    /// Checks that each controller's replicas made the same configs
+    /// ([`CtrlerCluster::check_agreement`]).
+    async fn check_ctrlers_agree(&self) {
+        self.ctrler.check_agreement().await;
         let others = self.lock().other_ctrlers.clone();
         for c in &others {
-            c.check_agreement();
+            c.check_agreement().await;
         }
     }
 
@@ -419,7 +281,7 @@ impl ShardKvCluster {
             .map(|&gi| (GIDS[gi], self.server_names(gi)))
             .collect();
         self.annotate(format!("join {:?}", groups.keys().collect::<Vec<_>>()));
-        self.ctrler.join(groups).await;
+        self.mck.lock().await.join(groups).await;
     }
 
     /// Removes group `gi`.
@@ -431,12 +293,12 @@ impl ShardKvCluster {
     pub async fn leavem(&self, gis: &[usize]) {
         let gids: Vec<Gid> = gis.iter().map(|&gi| GIDS[gi]).collect();
         self.annotate(format!("leave {gids:?}"));
-        self.ctrler.leave(gids).await;
+        self.mck.lock().await.leave(&gids).await;
     }
 
     /// The shards group `gi` owns in the controller's latest config.
     pub async fn shards_of(&self, gi: usize) -> Vec<usize> {
-        let config = self.ctrler.query().await;
+        let config = self.mck.lock().await.latest().await;
         (0..config.shards.len())
             .filter(|&s| config.shards[s] == GIDS[gi])
             .collect()
@@ -467,7 +329,7 @@ impl ShardKvCluster {
         let group = &self.groups[gi];
         let name = group.server_name(i);
         note(&format!("start {name}"));
-        let ctrler_ends = self.ctrler.ends_for(&self.ends, &name);
+        let ctrler_ends = ctrler_ends(&self.net, &self.ends, &self.ctrler, &name);
         let make_end = self.make_end_for(&name);
         let (max, gid) = (self.max_raft_state, GIDS[gi]);
         group.start_member(i, |ends, persister| {
@@ -522,14 +384,14 @@ impl ShardKvCluster {
     }
 
     /// A new clerk that learns configs from the controller `ctrler`.
-    pub fn make_client_of(&self, ctrler: &Ctrler) -> ShardClerk {
+    pub fn make_client_of(&self, ctrler: &CtrlerCluster) -> ShardClerk {
         let id = {
             let mut st = self.lock();
             st.clerks += 1;
             st.clerks - 1
         };
         let owner = format!("clerk-{id}");
-        let ctrler_ends = ctrler.ends_for(&self.ends, &owner);
+        let ctrler_ends = ctrler_ends(&self.net, &self.ends, ctrler, &owner);
         let make_end = self.make_end_for(&owner);
         let node = Node::new(owner);
         let clerk = node.enter(|| {

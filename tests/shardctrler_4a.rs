@@ -5,10 +5,13 @@
 //! rebalancing that moves as few shards as a balanced result needs, whichever shards it picks.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use labrpc::sim;
-use raftlab::shardctrler_tester::{TestClerk, check, check_minimal, ctrler_test, groups};
+use raftlab::shardctrler_tester::{
+    CtrlerCluster, TestClerk, check, check_minimal, ctrler_test, groups,
+};
 use shardctrler::{Config, Gid, NSHARDS};
 use tokio::time::sleep;
 
@@ -38,6 +41,31 @@ fn names_of(gid: Gid) -> Vec<String> {
         .iter()
         .map(|s| format!("s{gid}{s}"))
         .collect()
+}
+
+/// Runs `n` clerks at once, clerk `i` (a fresh one) doing `ops(clerk, i)`, and waits for all.
+async fn clerks_at_once<Fut>(cfg: &CtrlerCluster, n: u64, ops: impl Fn(TestClerk, u64) -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| sim::spawn(ops(cfg.make_client(), i)))
+        .collect();
+    for t in tasks {
+        t.await.expect("a clerk's task failed");
+    }
+}
+
+/// Checks, with a fresh clerk, that the latest config has exactly the groups `gids`, balanced,
+/// each with the three servers [`names_of`] gives it.
+async fn check_named(cfg: &CtrlerCluster, gids: &[Gid]) {
+    let mut ck = cfg.make_client();
+    let c = check(&mut ck, gids).await;
+    for &g in gids {
+        let names = names_of(g);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        expect_servers(&c, g, &names);
+    }
 }
 
 /// Joins `gid` alone, with three servers.
@@ -211,28 +239,15 @@ fn move_4a() {
 fn concurrent_leave_join_4a() {
     ctrler_test("4A concurrent leave/join", |cfg| async move {
         const N: u64 = 10;
-        let tasks: Vec<_> = (0..N)
-            .map(|i| {
-                let mut ck = cfg.make_client();
-                let gid = 100 + 10 * i;
-                sim::spawn(async move {
-                    ck.join(groups(&[(gid + 1000, &["a"])])).await;
-                    ck.join(BTreeMap::from([(gid, names_of(gid))])).await;
-                    ck.leave(&[gid + 1000]).await;
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.expect("a clerk's task failed");
-        }
+        clerks_at_once(&cfg, N, |mut ck, i| async move {
+            let gid = 100 + 10 * i;
+            ck.join(groups(&[(gid + 1000, &["a"])])).await;
+            ck.join(BTreeMap::from([(gid, names_of(gid))])).await;
+            ck.leave(&[gid + 1000]).await;
+        })
+        .await;
         let gids: Vec<Gid> = (0..N).map(|i| 100 + 10 * i).collect();
-        let mut ck = cfg.make_client();
-        let c = check(&mut ck, &gids).await;
-        for g in gids {
-            let names = names_of(g);
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            expect_servers(&c, g, &names);
-        }
+        check_named(&cfg, &gids).await;
     });
 }
 
@@ -326,32 +341,19 @@ fn multi_join_leave_4a() {
 fn concurrent_multi_leave_join_4a() {
     ctrler_test("4A concurrent multi leave/join", |cfg| async move {
         const N: u64 = 10;
-        let tasks: Vec<_> = (0..N)
-            .map(|i| {
-                let mut ck = cfg.make_client();
-                let gid = 1000 + i;
-                sim::spawn(async move {
-                    let three = BTreeMap::from([
-                        (gid, names_of(gid)),
-                        (gid + 1000, names_of(gid + 1000)),
-                        (gid + 2000, names_of(gid + 2000)),
-                    ]);
-                    ck.join(three).await;
-                    ck.leave(&[gid + 1000, gid + 2000]).await;
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.expect("a clerk's task failed");
-        }
+        clerks_at_once(&cfg, N, |mut ck, i| async move {
+            let gid = 1000 + i;
+            let three = BTreeMap::from([
+                (gid, names_of(gid)),
+                (gid + 1000, names_of(gid + 1000)),
+                (gid + 2000, names_of(gid + 2000)),
+            ]);
+            ck.join(three).await;
+            ck.leave(&[gid + 1000, gid + 2000]).await;
+        })
+        .await;
         let gids: Vec<Gid> = (0..N).map(|i| 1000 + i).collect();
-        let mut ck = cfg.make_client();
-        let c = check(&mut ck, &gids).await;
-        for g in gids {
-            let names = names_of(g);
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            expect_servers(&c, g, &names);
-        }
+        check_named(&cfg, &gids).await;
     });
 }
 

@@ -33,6 +33,19 @@ async fn put_keys(ck: &mut ShardClerk, n: usize, len: usize) -> (Vec<String>, Ve
     (ka, va)
 }
 
+/// Most tests' start: a clerk, group 100 joined (so it serves every shard), and the keys
+/// "0".."n-1" put with random values of `len` characters. Returns the clerk, keys and values.
+async fn start_with_keys(
+    cfg: &ShardKvCluster,
+    n: usize,
+    len: usize,
+) -> (ShardClerk, Vec<String>, Vec<String>) {
+    let mut ck = cfg.make_client();
+    cfg.join(0).await;
+    let (ka, va) = put_keys(&mut ck, n, len).await;
+    (ck, ka, va)
+}
+
 /// Checks every key's value.
 async fn check_all(ck: &mut ShardClerk, ka: &[String], va: &[String]) {
     for (k, v) in ka.iter().zip(va) {
@@ -147,6 +160,7 @@ fn rejection_4b() {
         let other = cfg.start_other_ctrler("c2-");
         cfg.annotate("a second controller gives every shard to group 100");
         other
+            .make_client()
             .join([(cfg.gid(0), cfg.server_names(0))].into_iter().collect())
             .await;
         let (values, _waiting) = gets_until_quiet(&ka, || cfg.make_client_of(&other)).await;
@@ -181,9 +195,7 @@ fn join_leave_4b() {
         None,
         "4B join then leave",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, mut va) = put_keys(&mut ck, 10, 5).await;
+            let (mut ck, ka, mut va) = start_with_keys(&cfg, 10, 5).await;
             check_all(&mut ck, &ka, &va).await;
 
             cfg.join(1).await;
@@ -209,9 +221,7 @@ fn snapshot_4b() {
         Some(1000),
         "4B snapshots, join, and leave",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, mut va) = put_keys(&mut ck, 30, 20).await;
+            let (mut ck, ka, mut va) = start_with_keys(&cfg, 30, 20).await;
             check_all(&mut ck, &ka, &va).await;
 
             cfg.join(1).await;
@@ -228,15 +238,20 @@ fn snapshot_4b() {
             sleep(Duration::from_secs(1)).await;
             cfg.check_logs();
 
-            for gi in 0..3 {
-                cfg.shutdown_group(gi);
-            }
-            for gi in 0..3 {
-                cfg.start_group(gi);
-            }
+            restart_all_groups(&cfg);
             check_all(&mut ck, &ka, &va).await;
         },
     );
+}
+
+/// Shuts every group down, then starts every group (each from what its servers saved).
+fn restart_all_groups(cfg: &ShardKvCluster) {
+    for gi in 0..3 {
+        cfg.shutdown_group(gi);
+    }
+    for gi in 0..3 {
+        cfg.start_group(gi);
+    }
 }
 
 /// Servers that were down while the configuration changed catch up on the changes they missed.
@@ -247,9 +262,7 @@ fn miss_change_4b() {
         Some(1000),
         "4B servers miss configuration changes",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, mut va) = put_keys(&mut ck, 10, 20).await;
+            let (mut ck, ka, mut va) = start_with_keys(&cfg, 10, 20).await;
             check_all(&mut ck, &ka, &va).await;
 
             cfg.join(1).await;
@@ -285,7 +298,13 @@ fn miss_change_4b() {
     );
 }
 
-/// One client per key, appending `len`-character values until `done`: each starts an operation
+/// The clients [`start_appenders`] started: the flag that stops them, and their tasks.
+struct Appenders {
+    done: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<String>>,
+}
+
+/// One client per key, appending `len`-character values until stopped: each starts an operation
 /// at most every [`CLIENT_PACE`] (Go's clients that never sleep would make unbounded histories
 /// in virtual time, where operations cost no wall time) and sleeps `pause` after each, as Go's
 /// do. Each task returns its key's expected value.
@@ -295,9 +314,10 @@ fn start_appenders(
     va: &[String],
     len: usize,
     pause: Duration,
-    done: &Arc<AtomicBool>,
-) -> Vec<JoinHandle<String>> {
-    ka.iter()
+) -> Appenders {
+    let done = Arc::new(AtomicBool::new(false));
+    let tasks = ka
+        .iter()
         .zip(va)
         .map(|(k, v)| {
             let (mut ck, k, mut v, done) = (cfg.make_client(), k.clone(), v.clone(), done.clone());
@@ -314,19 +334,15 @@ fn start_appenders(
                 v
             })
         })
-        .collect()
+        .collect();
+    Appenders { done, tasks }
 }
 
 /// Stops the appenders and checks every key's value.
-async fn stop_and_check(
-    ck: &mut ShardClerk,
-    ka: &[String],
-    done: &AtomicBool,
-    tasks: Vec<JoinHandle<String>>,
-) {
-    done.store(true, Ordering::Relaxed);
+async fn stop_and_check(ck: &mut ShardClerk, ka: &[String], appenders: Appenders) {
+    appenders.done.store(true, Ordering::Relaxed);
     let mut va = Vec::new();
-    for t in tasks {
+    for t in appenders.tasks {
         va.push(t.await.expect("a client task failed"));
     }
     check_all(ck, ka, &va).await;
@@ -340,11 +356,8 @@ fn concurrent1_4b() {
         Some(100),
         "4B concurrent puts and configuration changes",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, va) = put_keys(&mut ck, 10, 5).await;
-            let done = Arc::new(AtomicBool::new(false));
-            let tasks = start_appenders(&cfg, &ka, &va, 5, Duration::from_millis(10), &done);
+            let (mut ck, ka, va) = start_with_keys(&cfg, 10, 5).await;
+            let appenders = start_appenders(&cfg, &ka, &va, 5, Duration::from_millis(10));
 
             let ms = |n| sleep(Duration::from_millis(n));
             ms(150).await;
@@ -374,7 +387,7 @@ fn concurrent1_4b() {
             cfg.join(1).await;
 
             ms(1000).await;
-            stop_and_check(&mut ck, &ka, &done, tasks).await;
+            stop_and_check(&mut ck, &ka, appenders).await;
         },
     );
 }
@@ -392,8 +405,7 @@ fn concurrent2_4b() {
             cfg.join(0).await;
             cfg.join(2).await;
             let (ka, va) = put_keys(&mut ck, 10, 1).await;
-            let done = Arc::new(AtomicBool::new(false));
-            let tasks = start_appenders(&cfg, &ka, &va, 1, Duration::from_millis(50), &done);
+            let appenders = start_appenders(&cfg, &ka, &va, 1, Duration::from_millis(50));
 
             let secs = |n| sleep(Duration::from_secs(n));
             cfg.leave(0).await;
@@ -415,7 +427,7 @@ fn concurrent2_4b() {
             cfg.start_group(2);
 
             secs(2).await;
-            stop_and_check(&mut ck, &ka, &done, tasks).await;
+            stop_and_check(&mut ck, &ka, appenders).await;
         },
     );
 }
@@ -428,11 +440,8 @@ fn concurrent3_4b() {
         Some(300),
         "4B concurrent configuration change and restart",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, va) = put_keys(&mut ck, 10, 1).await;
-            let done = Arc::new(AtomicBool::new(false));
-            let tasks = start_appenders(&cfg, &ka, &va, 1, Duration::ZERO, &done);
+            let (mut ck, ka, va) = start_with_keys(&cfg, 10, 1).await;
+            let appenders = start_appenders(&cfg, &ka, &va, 1, Duration::ZERO);
 
             let random_sleep = || sleep(Duration::from_millis(sim::random_range(0..900)));
             let t0 = Instant::now();
@@ -440,12 +449,7 @@ fn concurrent3_4b() {
                 cfg.join(2).await;
                 cfg.join(1).await;
                 random_sleep().await;
-                for gi in 0..3 {
-                    cfg.shutdown_group(gi);
-                }
-                for gi in 0..3 {
-                    cfg.start_group(gi);
-                }
+                restart_all_groups(&cfg);
                 random_sleep().await;
                 cfg.leave(1).await;
                 cfg.leave(2).await;
@@ -453,7 +457,7 @@ fn concurrent3_4b() {
             }
 
             sleep(Duration::from_secs(2)).await;
-            stop_and_check(&mut ck, &ka, &done, tasks).await;
+            stop_and_check(&mut ck, &ka, appenders).await;
         },
     );
 }
@@ -466,9 +470,7 @@ fn unreliable1_4b() {
         Some(100),
         "4B unreliable 1",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, mut va) = put_keys(&mut ck, 10, 5).await;
+            let (mut ck, ka, mut va) = start_with_keys(&cfg, 10, 5).await;
 
             cfg.join(1).await;
             cfg.join(2).await;
@@ -512,15 +514,12 @@ fn unreliable2_4b() {
         Some(100),
         "4B unreliable 2",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, va) = put_keys(&mut ck, 10, 5).await;
-            let done = Arc::new(AtomicBool::new(false));
-            let tasks = start_appenders(&cfg, &ka, &va, 5, Duration::ZERO, &done);
+            let (mut ck, ka, va) = start_with_keys(&cfg, 10, 5).await;
+            let appenders = start_appenders(&cfg, &ka, &va, 5, Duration::ZERO);
 
             unreliable_schedule(&cfg).await;
             cfg.set_net(Net::Reliable);
-            stop_and_check(&mut ck, &ka, &done, tasks).await;
+            stop_and_check(&mut ck, &ka, appenders).await;
         },
     );
 }
@@ -534,9 +533,7 @@ fn unreliable3_4b() {
         Some(100),
         "4B unreliable 3",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
-            let (ka, _) = put_keys(&mut ck, 10, 5).await;
+            let (_ck, ka, _) = start_with_keys(&cfg, 10, 5).await;
             let done = Arc::new(AtomicBool::new(false));
             let tasks: Vec<JoinHandle<()>> = (0..ka.len())
                 .map(|_| {
@@ -579,11 +576,9 @@ fn challenge1_delete_4b() {
         Some(1),
         "4B shard deletion (challenge 1)",
         |cfg| async move {
-            let mut ck = cfg.make_client();
-            cfg.join(0).await;
             // 30,000 bytes of values.
             let n = 30;
-            let (ka, va) = put_keys(&mut ck, n, 1000).await;
+            let (mut ck, ka, va) = start_with_keys(&cfg, n, 1000).await;
             let first3 = (&ka[..3], &va[..3]);
             check_all(&mut ck, first3.0, first3.1).await;
 

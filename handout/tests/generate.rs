@@ -68,16 +68,23 @@ fn the_student_copy_is_complete_verified_and_free_of_reference_code() {
         "Cargo.lock",
         "raft/src/raft.rs",
         "kvraft/src/server.rs",
+        "shardctrler/src/server.rs",
+        "shardkv/src/server.rs",
         "tests/raft_2a.rs",
+        "tests/shardkv_4b.rs",
         "labs/getting-started.md",
         "labs/2a-election.md",
         "labs/3b-kv-snapshots.md",
+        "labs/4a-shardctrler.md",
+        "labs/4b-shardkv.md",
     ] {
         assert!(out.join(file).is_file(), "{file} missing from the copy");
     }
     for gone in [
         "raft/src/reference",
         "kvraft/src/reference",
+        "shardctrler/src/reference",
+        "shardkv/src/alternative",
         "grading",
         "handout",
         "labs/instructors.md",
