@@ -94,28 +94,8 @@ pub const EDITS: &[Edit] = &[
     },
     Edit {
         file: "kvraft/src/lib.rs",
-        from: r#"// The student's files, or the reference solution's when the `reference` feature is on (or the
-// second, independent solution's with `alternative`, which the tests must not punish either).
-#[cfg_attr(feature = "reference", path = "reference/client.rs")]
-#[cfg_attr(
-    all(feature = "alternative", not(feature = "reference")),
-    path = "alternative/client.rs"
-)]
-mod client;
-#[cfg_attr(feature = "reference", path = "reference/common.rs")]
-#[cfg_attr(
-    all(feature = "alternative", not(feature = "reference")),
-    path = "alternative/common.rs"
-)]
-mod common;
-#[cfg_attr(feature = "reference", path = "reference/server.rs")]
-#[cfg_attr(
-    all(feature = "alternative", not(feature = "reference")),
-    path = "alternative/server.rs"
-)]
-mod server;
-"#,
-        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
+        from: SOLUTION_MODULES,
+        to: STUDENT_MODULES,
     },
     Edit {
         file: "shardctrler/Cargo.toml",
@@ -134,13 +114,13 @@ mod server;
     },
     Edit {
         file: "shardctrler/src/lib.rs",
-        from: SHARD_SOLUTION_MODULES,
-        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
+        from: SOLUTION_MODULES,
+        to: STUDENT_MODULES,
     },
     Edit {
         file: "shardkv/src/lib.rs",
-        from: SHARD_SOLUTION_MODULES,
-        to: "// The student's files.\nmod client;\nmod common;\nmod server;\n",
+        from: SOLUTION_MODULES,
+        to: STUDENT_MODULES,
     },
     Edit {
         file: "src/raft_tester.rs",
@@ -152,8 +132,13 @@ mod server;
     },
 ];
 
-/// How lab 4's crates choose between the student's files and the reference's.
-const SHARD_SOLUTION_MODULES: &str = r#"// The student's files, or the reference solution's when the `reference` feature is on (or the
+/// What the student copy's lib.rs of kvraft, shardctrler and shardkv says instead of
+/// [`SOLUTION_MODULES`].
+const STUDENT_MODULES: &str = "// The student's files.\nmod client;\nmod common;\nmod server;\n";
+
+/// How the lib.rs of kvraft, shardctrler and shardkv choose between the student's files and the
+/// solutions' (all three crates have client.rs, common.rs and server.rs).
+const SOLUTION_MODULES: &str = r#"// The student's files, or the reference solution's when the `reference` feature is on (or the
 // second, independent solution's with `alternative`, which the tests must not punish either).
 #[cfg_attr(feature = "reference", path = "reference/client.rs")]
 #[cfg_attr(
