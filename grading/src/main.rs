@@ -14,6 +14,7 @@ mod report;
 mod rubric;
 mod run;
 mod sandbox;
+mod stats;
 mod tree;
 
 use std::collections::VecDeque;
@@ -276,6 +277,7 @@ fn empty_summary(args: &GradeArgs, setup: &Setup) -> Summary {
         protection: setup.protection.describe(),
         seed: setup.seed,
         runs_per_test: args.runs,
+        policy: setup.rubric.policy,
         parts: setup.parts.clone(),
         build_ok: false,
         build_output: String::new(),
@@ -442,6 +444,7 @@ fn unscored_tests(setup: &Setup) -> Vec<TestReport> {
                 max_points: points,
                 bonus: setup.rubric.is_bonus(name),
                 passes: 0,
+                rate: report::PassRate::of(0, 0, setup.rubric.policy),
                 runs: Vec::new(),
                 replay: Vec::new(),
             });

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::rubric::Rubric;
+use crate::rubric::{Policy, Rubric};
 use crate::run::RunResult;
+use crate::stats;
 use crate::tree::{Solution, TestCase};
 
 /// One test's runs and what they earn.
@@ -19,9 +20,46 @@ pub struct TestReport {
     /// Extra credit: its points count towards the score, not towards the maximum.
     pub bonus: bool,
     pub passes: usize,
+    /// The pass rate with its 95% interval (flattened into the test's JSON).
+    #[serde(flatten)]
+    pub rate: PassRate,
     pub runs: Vec<RunResult>,
     /// The command that replays a failing run on the student's machine, per failing seed.
     pub replay: Vec<String>,
+}
+
+/// A test's pass rate and its 95% Wilson interval: the range of per-run pass probabilities its
+/// runs are consistent with; it tells how much the runs say, not only what they scored.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PassRate {
+    /// Passes / runs (0 without runs).
+    pub pass_rate: f64,
+    pub ci95_low: f64,
+    pub ci95_high: f64,
+    /// Under `policy fraction f`: whether `ci95_low >= f`. A test can earn its points with an
+    /// interval reaching below f (too few runs to be sure); the scoring does not look at this.
+    pub ci95_low_clears_fraction: Option<bool>,
+}
+
+impl PassRate {
+    /// The rate of `passes` out of `runs`, and under `policy fraction` whether its interval clears
+    /// the fraction.
+    pub fn of(passes: usize, runs: usize, policy: Policy) -> PassRate {
+        let (ci95_low, ci95_high) = stats::wilson95(passes, runs);
+        PassRate {
+            pass_rate: if runs == 0 {
+                0.0
+            } else {
+                passes as f64 / runs as f64
+            },
+            ci95_low,
+            ci95_high,
+            ci95_low_clears_fraction: match policy {
+                Policy::All => None,
+                Policy::Fraction(f) => Some(ci95_low >= f),
+            },
+        }
+    }
 }
 
 /// The whole grading.
@@ -32,6 +70,8 @@ pub struct Summary {
     pub protection: String,
     pub seed: u64,
     pub runs_per_test: usize,
+    /// The rubric's pass policy (the reports say whether each interval clears its fraction).
+    pub policy: Policy,
     pub parts: Vec<String>,
     pub build_ok: bool,
     /// Compiler errors when the build failed; notes about the submission otherwise.
@@ -86,6 +126,7 @@ pub fn test_report(
         max_points,
         bonus: rubric.is_bonus(&t.name),
         passes,
+        rate: PassRate::of(passes, runs.len(), rubric.policy),
         runs,
         replay,
     }
@@ -116,6 +157,54 @@ fn points_cell(t: &TestReport) -> String {
     format!("{}/{}{bonus}", t.points, t.max_points)
 }
 
+/// `x` (a fraction) in whole percent, rounded down or up: an interval shown as `[72-100]` never
+/// looks narrower than it is.
+fn percent(x: f64, up: bool) -> u64 {
+    let p = x * 100.0;
+    match up {
+        true => (p - 1e-9).ceil() as u64,
+        false => (p + 1e-9).floor() as u64,
+    }
+}
+
+/// A pass rate with its 95% interval, e.g. `90% [60-99]` (`-` without runs).
+fn rate_text(t: &TestReport) -> String {
+    if t.runs.is_empty() {
+        return "-".into();
+    }
+    format!(
+        "{}% [{}-{}]",
+        t.passes * 100 / t.runs.len(),
+        percent(t.rate.ci95_low, false),
+        percent(t.rate.ci95_high, true)
+    )
+}
+
+/// The table's pass-rate cell: the rate and interval, and under `policy fraction` whether the
+/// interval's lower bound clears the fraction (`ok`) or not (`LOW`).
+fn rate_cell(t: &TestReport) -> String {
+    let mark = match t.rate.ci95_low_clears_fraction {
+        _ if t.runs.is_empty() => "",
+        None => "",
+        Some(true) => " ok",
+        Some(false) => " LOW",
+    };
+    format!("{}{mark}", rate_text(t))
+}
+
+/// What the `ok`/`LOW` marks mean, under `policy fraction f` (empty under `policy all`).
+fn fraction_legend(policy: Policy) -> String {
+    match policy {
+        Policy::All => String::new(),
+        Policy::Fraction(f) => format!(
+            "Policy fraction {f}: a test earns its points when at least {f} of its runs pass.\n\
+             Pass rate `ok`: its 95% interval lies at or above {f}; `LOW`: the interval reaches below {f},\n\
+             so its runs cannot tell whether it meets the fraction (more runs can; the points do not\n\
+             depend on this).\n\n"
+        ),
+    }
+}
+
 fn stats(xs: impl Iterator<Item = f64>) -> (f64, f64) {
     let v: Vec<f64> = xs.collect();
     if v.is_empty() {
@@ -144,6 +233,7 @@ pub fn render_text(s: &Summary) -> String {
     } else if !s.build_output.is_empty() {
         let _ = writeln!(out, "{}\n", s.build_output);
     }
+    out.push_str(&fraction_legend(s.policy));
     for part in &s.parts {
         let tests: Vec<&TestReport> = s.tests.iter().filter(|t| &t.part == part).collect();
         if tests.is_empty() {
@@ -163,17 +253,18 @@ pub fn render_text(s: &Summary) -> String {
         );
         let _ = writeln!(
             out,
-            "  {:<62} {:>7} {:>17} {:>17} {:>9}",
-            "test", "passed", "virtual mean/max", "wall mean/max", "points"
+            "  {:<62} {:>7} {:>18} {:>13} {:>13} {:>9}",
+            "test", "passed", "pass rate (95% CI)", "virt mean/max", "wall mean/max", "points"
         );
         for t in &tests {
             let (vm, vx) = stats(t.runs.iter().filter_map(|r| r.virtual_s));
             let (wm, wx) = stats(t.runs.iter().map(|r| r.wall_s));
             let _ = writeln!(
                 out,
-                "  {:<62} {:>7} {:>17} {:>17} {:>9}",
+                "  {:<62} {:>7} {:>18} {:>13} {:>13} {:>9}",
                 t.name,
                 format!("{}/{}", t.passes, t.runs.len()),
+                rate_cell(t),
                 format!("{vm:.1}s/{vx:.1}s"),
                 format!("{wm:.2}s/{wx:.2}s"),
                 points_cell(t)
@@ -216,6 +307,15 @@ pub fn gradescope_json(s: &Summary) -> serde_json::Value {
         .iter()
         .map(|t| {
             let mut output = format!("passed {}/{} runs", t.passes, t.runs.len());
+            if !t.runs.is_empty() {
+                let _ = write!(output, ": {}", rate_text(t).replace(" [", ", 95% interval ["));
+                if let (Some(clears), Policy::Fraction(f)) =
+                    (t.rate.ci95_low_clears_fraction, s.policy)
+                {
+                    let side = if clears { "at or above" } else { "below" };
+                    let _ = write!(output, "; its lower bound is {side} the policy's fraction {f}");
+                }
+            }
             for (r, replay) in t.runs.iter().filter(|r| !r.passed).zip(&t.replay) {
                 let _ = write!(
                     output,
@@ -252,4 +352,87 @@ pub fn gradescope_json(s: &Summary) -> serde_json::Value {
         "stdout_visibility": "visible",
         "tests": tests,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grading of one test worth 2 points: `passes` of `runs` passing, under `rubric`.
+    fn graded(passes: usize, runs: usize, rubric: &str) -> Summary {
+        let rubric = Rubric::parse(rubric).unwrap();
+        let t = TestCase {
+            name: "foo_2a".into(),
+            part: "2a".into(),
+            target: "raft_2a".into(),
+            exe: "raft_2a".into(),
+        };
+        let results = (0..runs)
+            .map(|i| RunResult {
+                seed: i as u64,
+                passed: i < passes,
+                reason: None,
+                virtual_s: Some(1.0),
+                wall_s: 0.5,
+                log: "log".into(),
+            })
+            .collect();
+        let test = test_report(&t, results, &rubric, Solution::Student);
+        Summary {
+            submission: "s".into(),
+            protection: "protected".into(),
+            seed: 1,
+            runs_per_test: runs,
+            policy: rubric.policy,
+            parts: vec!["2a".into()],
+            build_ok: true,
+            build_output: String::new(),
+            score: test.points,
+            max_score: test.max_points,
+            wall_time_s: 1.0,
+            build_time_s: 0.5,
+            tests: vec![test],
+        }
+    }
+
+    #[test]
+    fn pass_rate_in_every_report() {
+        let s = graded(10, 10, "foo_2a 2\n");
+        let text = render_text(&s);
+        assert!(text.contains("pass rate (95% CI)") && text.contains(" 100% [72-100] "));
+        assert!(text.lines().all(|l| l.len() <= 130), "{text}");
+        let json = serde_json::to_value(&s).unwrap();
+        let t = &json["tests"][0];
+        assert_eq!(t["pass_rate"], 1.0);
+        assert_eq!(t["ci95_high"], 1.0);
+        assert!((t["ci95_low"].as_f64().unwrap() - 0.72247).abs() < 1e-5);
+        assert_eq!(t["ci95_low_clears_fraction"], serde_json::Value::Null);
+        let gs = gradescope_json(&s);
+        let out = gs["tests"][0]["output"].as_str().unwrap();
+        assert_eq!(out, "passed 10/10 runs: 100%, 95% interval [72-100]");
+    }
+
+    #[test]
+    fn fraction_policy_says_whether_the_interval_clears_it() {
+        // 9 of 10 earn the points under fraction 0.9, yet the interval reaches down to 59%.
+        let s = graded(9, 10, "policy fraction 0.9\nfoo_2a 2\n");
+        assert_eq!(s.score, 2.0);
+        let text = render_text(&s);
+        assert!(text.contains("90% [59-99] LOW") && text.contains("Policy fraction 0.9"));
+        assert!(text.lines().all(|l| l.len() <= 130), "{text}");
+        assert_eq!(s.tests[0].rate.ci95_low_clears_fraction, Some(false));
+        let out = gradescope_json(&s)["tests"][0]["output"].clone();
+        assert!(
+            out.as_str()
+                .unwrap()
+                .contains("below the policy's fraction 0.9")
+        );
+        // 100 of 100 clear 0.9; 0 runs say nothing.
+        let s = graded(100, 100, "policy fraction 0.9\nfoo_2a 2\n");
+        assert!(render_text(&s).contains("100% [96-100] ok"));
+        let s = graded(0, 0, "policy fraction 0.9\nfoo_2a 2\n");
+        assert_eq!(s.tests[0].rate.pass_rate, 0.0);
+        assert!(render_text(&s).contains("       - "));
+        assert_eq!(gradescope_json(&s)["tests"][0]["output"], "passed 0/0 runs");
+    }
 }
