@@ -297,7 +297,21 @@ pub fn render_text(s: &Summary) -> String {
         s.build_time_s,
         s.wall_time_s - s.build_time_s
     );
+    out.push_str(&runs_note(s.runs_per_test));
     out
+}
+
+/// What the number of runs can tell: the failure rate it catches 95% of the time, and the runs
+/// that 5% and 1% rates need (grading/README.md, "Choosing `--runs`").
+fn runs_note(runs: usize) -> String {
+    let need = |p: f64| stats::runs_to_detect(p).unwrap_or(0);
+    format!(
+        "{runs} runs per test catch, 95% of the time, a bug that fails {:.0}% of runs or more; \
+         a 5% bug needs {} runs, a 1% bug {}.\n",
+        stats::detectable_rate(runs) * 100.0,
+        need(0.05),
+        need(0.01)
+    )
 }
 
 /// Gradescope's autograder results format.
@@ -400,6 +414,8 @@ mod tests {
         let s = graded(10, 10, "foo_2a 2\n");
         let text = render_text(&s);
         assert!(text.contains("pass rate (95% CI)") && text.contains(" 100% [72-100] "));
+        assert!(text.contains("10 runs per test catch, 95% of the time, a bug that fails 26%"));
+        assert!(text.contains("a 5% bug needs 59 runs, a 1% bug 299."));
         assert!(text.lines().all(|l| l.len() <= 130), "{text}");
         let json = serde_json::to_value(&s).unwrap();
         let t = &json["tests"][0];

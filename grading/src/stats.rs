@@ -45,6 +45,15 @@ pub fn runs_to_detect(failure_rate: f64) -> Option<u64> {
     Some(n)
 }
 
+/// The smallest per-run failure rate that `runs` runs catch (fail at least once) 95% of the
+/// time: 1 - 0.05^(1/runs), the inverse of [`runs_to_detect`] (10 runs -> 26%). 1 without runs.
+pub fn detectable_rate(runs: usize) -> f64 {
+    match runs {
+        0 => 1.0,
+        n => 1.0 - 0.05f64.powf(1.0 / n as f64),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +109,12 @@ mod tests {
         assert_eq!(runs_to_detect(f64::NAN), None);
         assert_eq!(runs_to_detect(1.0), Some(1));
         assert_eq!(runs_to_detect(0.95), Some(1));
+        assert!((detectable_rate(10) - 0.25887).abs() < 1e-5);
+        assert_eq!(detectable_rate(0), 1.0);
+        for p in [0.1, 0.05, 0.01] {
+            let n = runs_to_detect(p).unwrap() as usize;
+            assert!(detectable_rate(n) <= p && detectable_rate(n - 1) > p, "{p}");
+        }
         // It is the smallest such n.
         for p in [0.3, 0.1, 0.05, 0.01, 0.001] {
             let n = runs_to_detect(p).unwrap() as f64;
