@@ -20,6 +20,14 @@ pub fn note(text: &str) {
     timeline::action(text);
 }
 
+/// Shuffles a clerk's ends with the calling node's random stream: clerks must not rely on the
+/// order of their ends (Go's `random_handles`).
+pub fn shuffle_ends(ends: &mut [ClientEnd]) {
+    for k in (1..ends.len()).rev() {
+        ends.swap(k, sim::random_range(0..=k));
+    }
+}
+
 /// Whether the network loses, delays and reorders messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Net {

@@ -16,7 +16,7 @@ use labrpc::{Network, Server};
 use tokio::time::{Instant, sleep, sleep_until};
 
 pub use crate::cluster::Net;
-use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::cluster::{Cluster, GroupName, Member, note, shuffle_ends};
 use crate::node_clerk::NodeClerk;
 use crate::raft_tester::REPLAY_FLAGS;
 use lincheck::{self as lin, Annotation, History, OpKind};
@@ -180,13 +180,7 @@ impl KvCluster {
 
     /// Adds a note (a partition, a crash) to the history's visualization.
     pub fn annotate(&self, text: impl Into<String>) {
-        let text = text.into();
-        note(&text);
-        self.history().annotations.push(Annotation {
-            time: now_ns(),
-            end: None,
-            text,
-        });
+        annotate(&self.history, text);
     }
 
     /// Holds back the replies of server `to` to clerk `id` until
@@ -277,10 +271,7 @@ impl KvCluster {
             (id, names)
         };
         let mut ends = self.make_ends(&names);
-        // Clerks must not rely on the order of their ends.
-        for k in (1..ends.len()).rev() {
-            ends.swap(k, sim::random_range(0..=k));
-        }
+        shuffle_ends(&mut ends);
         let node = Node::new(format!("clerk-{id}"));
         let clerk = node.enter(|| sim::student_call_sync("Clerk::new", || Clerk::new(ends)));
         self.connect_client(id, to);
@@ -367,6 +358,17 @@ impl KvClient for shardkv::Clerk {
 
 /// A history that clerks on many tasks record into (timestamps in virtual nanoseconds).
 pub type SharedHistory = Arc<Mutex<History>>;
+
+/// Adds a note (a partition, a crash) to the timeline and to `history`'s visualization.
+pub fn annotate(history: &SharedHistory, text: impl Into<String>) {
+    let text = text.into();
+    note(&text);
+    lock_history(history).annotations.push(Annotation {
+        time: now_ns(),
+        end: None,
+        text,
+    });
+}
 
 /// An empty [`SharedHistory`].
 pub fn new_history() -> SharedHistory {

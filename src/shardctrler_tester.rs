@@ -21,7 +21,7 @@ use shardctrler::{Clerk, Config, Gid, NSHARDS, ShardCtrler};
 use tokio::time::{Instant, sleep};
 
 pub use crate::cluster::Net;
-use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::cluster::{Cluster, GroupName, Member, note, shuffle_ends};
 use crate::node_clerk::NodeClerk;
 use crate::raft_tester::REPLAY_FLAGS;
 
@@ -183,10 +183,7 @@ impl CtrlerCluster {
         for name in &names {
             self.net().enable(name, true);
         }
-        // Clerks must not rely on the order of their ends.
-        for k in (1..ends.len()).rev() {
-            ends.swap(k, sim::random_range(0..=k));
-        }
+        shuffle_ends(&mut ends);
         let node = Node::new(lane.clone());
         let clerk = node.enter(|| sim::student_call_sync("Clerk::new", || Clerk::new(ends)));
         TestClerk {

@@ -9,15 +9,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use labrpc::sim::{self, Node, timeline};
 use labrpc::{ClientEnd, Network, Server};
-use lincheck::Annotation;
 use shardctrler::Gid;
 use shardkv::{MakeEnd, ShardKv};
 use tokio::time::Instant;
 
 pub use crate::cluster::Net;
-use crate::cluster::{Cluster, GroupName, Member, note};
+use crate::cluster::{Cluster, GroupName, Member, note, shuffle_ends};
 pub use crate::kv_tester::check;
-use crate::kv_tester::{SharedHistory, TestClerk, linearizable_test, lock_history, new_history};
+use crate::kv_tester::{
+    SharedHistory, TestClerk, annotate, linearizable_test, lock_history, new_history,
+};
 use crate::shardctrler_tester::{CtrlerCluster, TestClerk as CtrlerClerk};
 
 /// The replica groups' ids, by group index (Go's 100, 101, 102).
@@ -70,9 +71,7 @@ fn ctrler_ends(
     let mut v: Vec<ClientEnd> = (0..ctrler.n())
         .map(|j| new_end(net, ends, owner, &ctrler.server_name(j)))
         .collect();
-    for k in (1..v.len()).rev() {
-        v.swap(k, sim::random_range(0..=k));
-    }
+    shuffle_ends(&mut v);
     v
 }
 
@@ -221,13 +220,7 @@ impl ShardKvCluster {
 
     /// Adds a note (a join, a crash) to the history's visualization and the timeline.
     pub fn annotate(&self, text: impl Into<String>) {
-        let text = text.into();
-        note(&text);
-        lock_history(&self.history).annotations.push(Annotation {
-            time: sim::now().as_nanos() as u64,
-            end: None,
-            text,
-        });
+        annotate(&self.history, text);
     }
 
     /// The controller the servers use.
