@@ -90,9 +90,21 @@ PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$S/slurm.conf
 
+# Stops the three daemons this script started (by their pid files) and waits for them to end.
 stop_daemons() {
-  for pid in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munge/pid"; do
-    if [ -s "$pid" ]; then kill "$(cat "$pid")" 2>/dev/null || true; fi
+  local pids=() f p
+  for f in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munge/pid"; do
+    if [ -s "$f" ]; then pids+=("$(cat "$f")"); fi
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    local alive=0
+    for p in "${pids[@]}"; do
+      # A daemon that ended may stay a zombie until init reaps it.
+      if grep -qs '^State:[[:space:]]*[^Z]' "/proc/$p/status"; then alive=1; fi
+    done
+    [ "$alive" = 1 ] || return 0
+    sleep 1
   done
 }
 trap stop_daemons EXIT
