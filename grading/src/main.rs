@@ -1,37 +1,42 @@
 //! The instructors' tool (it runs outside the simulation, so it may use threads and real time).
 //!
-//! - `grading grade [--submission DIR] [--parts 2a,2b,...] [--runs N] [--jobs J] [--seed S]
-//!   [--timeout SECS] [--out DIR]`: grades a submission (without one, this tree with the
-//!   reference solutions); see grading/README.md.
+//! - `grading grade [--submission DIR|ARCHIVE] [--parts 2a,2b,...] [--runs N] [--jobs J]
+//!   [--seed S] [--timeout SECS] [--out DIR] [--shard K/N]`: grades a submission (without one,
+//!   this tree with the reference solutions); see grading/README.md.
+//! - `grading grade-class DIR [same options] [--fresh]`: grades every submission in DIR (folders
+//!   or archives), with a CSV, a JSON summary and a report for the class.
+//! - `grading merge --out OUT SHARD...`: puts the outputs of `--shard K/N` gradings together.
 //! - `grading check-history FILE [--html OUT]`: decides whether a key/value history (the JSON the
 //!   KV tests write, or Jepsen EDN) is linearizable. Exit status 0 linearizable, 1 not, 2
 //!   undecided or bad input.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod cgroup;
+mod class;
+mod grade;
+mod key;
+mod merge;
 mod mutants;
 mod report;
 mod rubric;
 mod run;
 mod sandbox;
+mod shard;
+mod source;
 mod stats;
 mod tree;
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use lincheck::{self as lin, Verdict};
 
-use report::{Summary, TestReport};
-use rubric::Rubric;
-use run::{RunResult, RunSpec};
-use sandbox::Protection;
-use tree::{BuildLimits, Layout, Solution, TestCase};
+use grade::{Echo, Options, Progress, Setup, What};
+use shard::Manifest;
+use source::Source;
+use tree::{Layout, Solution};
 
 #[derive(Parser)]
 #[command(name = "grading", about = "Grade raftlab submissions; check histories")]
@@ -44,6 +49,19 @@ struct Cli {
 enum Command {
     /// Grade a submission: every test of the chosen parts, many seeded runs each.
     Grade(GradeArgs),
+    /// Grade a class: every submission in a folder (its subfolders, and its .tar.gz, .tgz and
+    /// .zip archives), with a CSV, a JSON summary and a report for the class.
+    GradeClass(ClassArgs),
+    /// Put the output folders of the shards of one grading (`--shard K/N`) together, into what
+    /// the unsharded grading writes.
+    Merge {
+        /// Where the merged results go.
+        #[arg(long)]
+        out: PathBuf,
+        /// The shards' output folders, every shard 1..N once.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
     /// Check a history for linearizability: key/value (JSON from the tests, or Jepsen EDN), or a
     /// register's (Jepsen EDN).
     CheckHistory {
@@ -67,55 +85,30 @@ enum Command {
 
 #[derive(clap::Args, Clone)]
 struct GradeArgs {
-    /// The student's tree (a handout copy or a copy of this repository); only the student files
-    /// are taken from it. Without it, this tree is graded with the reference solutions.
+    /// The student's tree (a handout copy or a copy of this repository, or an archive of one:
+    /// .tar.gz, .tgz, .zip); only the student files are taken from it. Without it, this tree is
+    /// graded with the reference solutions.
     #[arg(long, conflicts_with = "solution")]
     submission: Option<PathBuf>,
     /// Without a submission: which of this repository's solutions to grade (the second,
     /// independent one checks that the tests do not punish a design unlike the reference's).
     #[arg(long, value_enum, default_value = "reference")]
     solution: Solution,
-    /// Lab parts to grade, comma-separated (default: every part).
-    #[arg(long, value_delimiter = ',', default_values_t = labspec::parts::part_names().map(String::from))]
-    parts: Vec<String>,
-    /// Runs per test, each with its own seed.
-    #[arg(long, default_value_t = 10)]
-    runs: usize,
-    /// Runs at a time (default: the number of cores).
+    #[command(flatten)]
+    opts: Options,
+}
+
+#[derive(clap::Args, Clone)]
+struct ClassArgs {
+    /// The class folder: one subfolder or archive per submission.
+    dir: PathBuf,
+    /// Grade again the submissions already graded (by default a submission whose output folder
+    /// holds a grading with the same seed, runs, parts, limits, rubric, tree and student files is
+    /// kept).
     #[arg(long)]
-    jobs: Option<usize>,
-    /// Seed from which every run's seed derives (default: a fresh one, printed).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Wall-clock limit per run, in seconds.
-    #[arg(long, default_value_t = 60.0)]
-    timeout: f64,
-    /// Memory limit per run, in MiB (address space).
-    #[arg(long, default_value_t = 4096)]
-    memory_mb: u64,
-    /// Where the results go: summary.json, results.json, logs/.
-    #[arg(long, default_value = "grading-out")]
-    out: PathBuf,
-    /// A rubric file to use instead of grading/rubric.txt.
-    #[arg(long)]
-    rubric: Option<PathBuf>,
-    /// Build the tests without optimizations (as students do; slower runs, same traces).
-    #[arg(long)]
-    debug: bool,
-    /// Wall-clock limit of the lint gate, of the build and of listing the tests, each, in seconds.
-    #[arg(long, default_value_t = 900.0)]
-    build_timeout: f64,
-    /// Memory limit of the build, in MiB.
-    #[arg(long, default_value_t = 8192)]
-    build_memory_mb: u64,
-    /// Run without the sandbox (for machines without namespaces). The results are then NOT
-    /// protected from the submission's code; the report says so in its first line.
-    #[arg(long)]
-    no_sandbox: bool,
-    /// Skip the lint gate (only to test the sandbox's own defences with submissions that the
-    /// gate would stop first).
-    #[arg(long, hide = true)]
-    skip_lint_gate: bool,
+    fresh: bool,
+    #[command(flatten)]
+    opts: Options,
 }
 
 #[derive(clap::Args)]
@@ -155,10 +148,8 @@ struct MutantsArgs {
 
 impl MutantsArgs {
     /// The grading each mutant gets: the reference's, over `parts`.
-    fn grade_args(&self, parts: Vec<String>) -> GradeArgs {
-        GradeArgs {
-            submission: None,
-            solution: Solution::Reference,
+    fn options(&self, parts: Vec<String>) -> Options {
+        Options {
             parts,
             runs: self.runs,
             jobs: self.jobs,
@@ -171,392 +162,96 @@ impl MutantsArgs {
             build_timeout: 900.0,
             build_memory_mb: 8192,
             no_sandbox: self.no_sandbox,
+            shard: None,
             skip_lint_gate: true,
         }
     }
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Mutants(args) => match grade_mutants(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::CheckHistory { file, model, html } => check_history(&file, model, html.as_deref()),
+    let done = match Cli::parse().command {
+        Command::Mutants(args) => grade_mutants(&args),
+        Command::CheckHistory { file, model, html } => {
+            return check_history(&file, model, html.as_deref());
+        }
         Command::SandboxExec { spec } => {
-            ExitCode::from(u8::try_from(sandbox::jail_main(&spec)).unwrap_or(125))
+            return ExitCode::from(u8::try_from(sandbox::jail_main(&spec)).unwrap_or(125));
         }
-        Command::Grade(args) => match grade(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Grade(args) => grade(&args),
+        Command::GradeClass(args) => class::grade_class(&args.dir, args.fresh, &args.opts),
+        Command::Merge { out, shards } => merge::merge(&out, &shards),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
-/// What gets compiled as the student files.
-fn solution(args: &GradeArgs) -> Solution {
-    match args.submission {
-        Some(_) => Solution::Student,
-        None => args.solution,
-    }
-}
-
-/// How the report names one of this repository's solutions.
-fn solution_name(args: &GradeArgs) -> &'static str {
-    args.solution.feature().unwrap_or("student")
-}
-
-/// What one grading needs to know, fixed before anything of the submission runs.
-struct Setup {
-    pristine: PathBuf,
-    out: PathBuf,
-    logs: PathBuf,
-    rubric: Rubric,
-    seed: u64,
-    jobs: usize,
-    parts: Vec<String>,
-    protection: Protection,
-    limits: BuildLimits,
-}
-
-/// Grades a submission (or one of this repository's solutions): prepares and builds the tree,
-/// runs and scores every test, and writes the reports.
+/// Grades one submission (or one of this repository's solutions): prepares and builds the tree,
+/// runs every test (or a shard's share), and writes the reports (or the shard's part).
 fn grade(args: &GradeArgs) -> Result<(), String> {
-    let started = Instant::now();
-    let setup = setup(args)?;
-    announce(args, &setup);
-    let (_lock, layout) = take_work_dirs(&setup)?;
-    let mut summary = empty_summary(args, &setup);
-    match prepare_and_build(args, &setup, &layout) {
-        Err(why) => {
-            summary.build_output = why;
-            summary.tests = unscored_tests(&setup);
-        }
-        Ok((notes, tests)) => {
-            summary.build_time_s = started.elapsed().as_secs_f64();
-            summary.build_ok = true;
-            summary.build_output = notes.join("\n");
-            summary.tests = run_and_score(&tests, args, &setup, &layout);
-        }
-    }
-    let _ = std::fs::remove_dir_all(layout.work());
-    summary.score = summary.tests.iter().map(|t| t.points).sum();
-    summary.max_score = report::max_score(&summary.tests);
-    summary.wall_time_s = started.elapsed().as_secs_f64();
-    write_results(&setup.out, &summary)
-}
-
-/// Says how the grading is protected and what it grades, before anything runs.
-fn announce(args: &GradeArgs, setup: &Setup) {
+    let setup = grade::setup(&args.opts)?;
+    let source = args.submission.as_deref().map(Source::at).transpose()?;
+    let what = source
+        .as_ref()
+        .map_or(What::Own(args.solution), What::Submission);
+    let name = match &args.submission {
+        Some(s) => s.display().to_string(),
+        None => args.solution.feature().unwrap_or("student").to_string(),
+    };
     println!("{}", setup.protection.describe());
     println!(
-        "grading {} (seed {}, {} runs per test, {} at a time)",
+        "grading {} (seed {}, {} runs per test, {} at a time{})",
         match &args.submission {
-            Some(s) => s.display().to_string(),
-            None => format!("the {} solutions", solution_name(args)),
+            Some(_) => name.clone(),
+            None => format!("the {name} solutions"),
         },
         setup.seed,
-        args.runs,
-        setup.jobs
+        setup.opts.runs,
+        setup.jobs,
+        setup.opts.shard.map_or(String::new(), |s| format!(
+            ", shard {}/{}",
+            s.index, s.count
+        ))
     );
-}
-
-/// The summary of a grading before anything was built or run: no tests, no points.
-fn empty_summary(args: &GradeArgs, setup: &Setup) -> Summary {
-    Summary {
-        submission: args
-            .submission
-            .as_ref()
-            .map_or_else(|| solution_name(args).into(), |p| p.display().to_string()),
-        protection: setup.protection.describe(),
-        seed: setup.seed,
-        runs_per_test: args.runs,
-        policy: setup.rubric.policy,
-        parts: setup.parts.clone(),
-        build_ok: false,
-        build_output: String::new(),
-        score: 0.0,
-        max_score: 0.0,
-        wall_time_s: 0.0,
-        build_time_s: 0.0,
-        tests: Vec::new(),
-    }
-}
-
-/// Runs every built test and scores it by the rubric.
-fn run_and_score(
-    tests: &[TestCase],
-    args: &GradeArgs,
-    setup: &Setup,
-    layout: &Layout,
-) -> Vec<TestReport> {
-    let results = run_all(tests, args, setup, layout, &setup.logs);
-    tests
-        .iter()
-        .zip(results)
-        .map(|(t, runs)| report::test_report(t, runs, &setup.rubric, solution(args)))
-        .collect()
-}
-
-/// Takes this grading's folders in the target directory (see `Layout`), emptied; returns them
-/// with the lock that keeps other gradings out until it is dropped.
-fn take_work_dirs(setup: &Setup) -> Result<(std::fs::File, Layout), String> {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || setup.pristine.join("target").join("grading"),
-        PathBuf::from,
+    let key = setup.key(what.solution(), &[])?;
+    let (_lock, layout) = grade::take_work_dirs(&setup)?;
+    let logs = grade::fresh_dest(&setup.out)?;
+    println!("checking the student files (lint gate) and building ...");
+    let progress = Progress::new(1, 0);
+    let part = grade::grade_one(what, &name, 0, &setup, &layout, &logs, &progress);
+    progress.finish();
+    let _ = std::fs::remove_dir_all(layout.work());
+    let part = part?;
+    let Some(shard) = setup.opts.shard else {
+        let summary = grade::summarize(part, &key, &setup.rubric);
+        return grade::write_results(&setup.out, &summary, Echo::Report);
+    };
+    let stamped = class::Stamped {
+        key: key.clone(),
+        shard,
+        part,
+    };
+    shard::write_atomic(&setup.out.join(shard::PART), &grade::pretty(&stamped))?;
+    let m = Manifest::new(
+        shard,
+        key,
+        setup.rubric_text.clone(),
+        false,
+        vec![String::new()],
+        Vec::new(),
     );
-    let target_dir =
-        std::path::absolute(&target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
-    // Cargo names a workspace's artifacts the same wherever the workspace lives, and judges them
-    // fresh by file times: two gradings sharing a target directory would use each other's builds.
-    // So one grading at a time, and the tree is copied (fresh file times) only once it is ours.
-    let lock = lock_target_dir(&target_dir)?;
-    let work = target_dir.join("work");
-    let layout = Layout {
-        tree: work.join("tree"),
-        target: target_dir.join("build"),
-        bins: work.join("bin"),
-    };
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&layout.target)
-        .map_err(|e| format!("cannot create {}: {e}", layout.target.display()))?;
-    Ok((lock, layout))
-}
-
-/// Checks the arguments and the machine, and prepares the output folder.
-fn setup(args: &GradeArgs) -> Result<Setup, String> {
-    let pristine = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("cannot locate the repository")?
-        .canonicalize()
-        .map_err(|e| format!("cannot locate the repository: {e}"))?;
-    let rubric_text = match &args.rubric {
-        Some(p) => {
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?
-        }
-        None => rubric::DEFAULT.to_string(),
-    };
-    let rubric = Rubric::parse(&rubric_text)?;
-    let parts: Vec<String> = args.parts.iter().map(|p| p.trim().to_lowercase()).collect();
-    if let Some(bad) = parts.iter().find(|p| labspec::parts::part(p).is_none()) {
-        let names: Vec<&str> = labspec::parts::part_names().collect();
-        return Err(format!(
-            "unknown part {bad:?}: the parts are {}",
-            names.join(", ")
-        ));
-    }
-    let protection = if args.no_sandbox {
-        Protection::None
-    } else {
-        let p = Protection::Sandbox(cgroup::Kind::detect());
-        sandbox::self_test(p)?;
-        p
-    };
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let out = args
-        .out
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let logs = out.join("logs");
-    let _ = std::fs::remove_dir_all(&logs);
-    let _ = std::fs::remove_dir_all(out.join("tree"));
-    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-    Ok(Setup {
-        pristine,
-        out,
-        logs,
-        rubric,
-        seed: args.seed.unwrap_or_else(labspec::seed::fresh_seed),
-        jobs: args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1),
-        parts,
-        protection,
-        limits: BuildLimits {
-            timeout: Duration::from_secs_f64(args.build_timeout),
-            memory_mb: args.build_memory_mb,
-        },
-    })
-}
-
-/// The tree, the lint gate, the build and the test list; `Err` is why the submission scores 0.
-fn prepare_and_build(
-    args: &GradeArgs,
-    setup: &Setup,
-    layout: &Layout,
-) -> Result<(Vec<String>, Vec<TestCase>), String> {
-    let solution = solution(args);
-    let notes = match &args.submission {
-        None => {
-            tree::copy_tree(&setup.pristine, &layout.tree, &[&setup.out])
-                .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
-            Vec::new()
-        }
-        Some(sub) => tree::prepare_submission(&setup.pristine, sub, &layout.tree)?
-            .map_err(|why| format!("SUBMISSION REFUSED: {why}"))?,
-    };
-    if args.skip_lint_gate {
-        println!("lint gate skipped (--skip-lint-gate)");
-    } else {
-        println!("checking the student files (lint gate) ...");
-        let violations = tree::lint_gate(layout, solution, setup.limits, setup.protection)?;
-        if !violations.is_empty() {
-            return Err(format!(
-                "LINT GATE: the student files use what graded code may not (score 0):\n{}",
-                violations.join("\n")
-            ));
-        }
-    }
-    println!("building ...");
-    let bins = tree::build(
-        layout,
-        &setup.parts,
-        solution,
-        !args.debug,
-        setup.limits,
-        setup.protection,
-    )?;
-    let tests = tree::list_tests(layout, &bins, &setup.parts, setup.limits, setup.protection)?;
-    if tests.is_empty() {
-        return Err(format!("no graded tests for the parts {:?}", setup.parts));
-    }
-    Ok((notes, tests))
-}
-
-/// Every graded test of the chosen parts, with no runs and no points (the build failed).
-fn unscored_tests(setup: &Setup) -> Vec<TestReport> {
-    let mut tests = Vec::new();
-    for (name, &points) in &setup.rubric.points {
-        let part = labspec::parts::part_of_test(name).unwrap_or("").to_string();
-        if setup.parts.contains(&part) {
-            tests.push(TestReport {
-                name: name.clone(),
-                part,
-                points: 0.0,
-                max_points: points,
-                bonus: setup.rubric.is_bonus(name),
-                passes: 0,
-                rate: report::PassRate::of(0, 0, setup.rubric.policy),
-                runs: Vec::new(),
-                replay: Vec::new(),
-            });
-        }
-    }
-    tests
-}
-
-/// Writes the reports, each atomically (a temporary file renamed over the old one), after every
-/// process of every run is gone.
-fn write_results(out: &Path, summary: &Summary) -> Result<(), String> {
-    let text = report::render_text(summary);
-    println!("\n{text}");
-    let write = |name: &str, v: String| {
-        let tmp = out.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, v)
-            .and_then(|()| std::fs::rename(&tmp, out.join(name)))
-            .map_err(|e| format!("cannot write {name}: {e}"))
-    };
-    write(
-        "summary.json",
-        serde_json::to_string_pretty(summary).unwrap_or_default(),
-    )?;
-    write(
-        "results.json",
-        serde_json::to_string_pretty(&report::gradescope_json(summary)).unwrap_or_default(),
-    )?;
-    write("report.txt", text)?;
+    shard::write_atomic(&setup.out.join(shard::MANIFEST), &grade::pretty(&m))?;
     println!(
-        "results: {}/summary.json, {}/results.json, logs in {}",
-        out.display(),
-        out.display(),
-        out.join("logs").display()
+        "shard {}/{} written to {}: merge it with the others (grading merge)",
+        shard.index,
+        shard.count,
+        setup.out.display()
     );
     Ok(())
-}
-
-/// Takes the target directory's grading lock, waiting for another grading to finish.
-fn lock_target_dir(dir: &Path) -> Result<std::fs::File, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(".grading-lock");
-    let file = std::fs::File::create(&path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    if file.try_lock().is_err() {
-        println!("another grading is using {}; waiting for it", dir.display());
-        file.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
-    }
-    Ok(file)
-}
-
-/// Runs every test `args.runs` times, `jobs` at a time, with a progress bar; returns the runs of
-/// each test, in the order of `tests`.
-fn run_all(
-    tests: &[TestCase],
-    args: &GradeArgs,
-    setup: &Setup,
-    layout: &Layout,
-    logs: &Path,
-) -> Vec<Vec<RunResult>> {
-    // Run r of every test before run r+1 of any: early runs cover every test.
-    let queue: VecDeque<(usize, usize)> = (0..args.runs)
-        .flat_map(|r| (0..tests.len()).map(move |t| (t, r)))
-        .collect();
-    let total = queue.len();
-    let queue = Mutex::new(queue);
-    let results: Mutex<Vec<Vec<RunResult>>> = Mutex::new(vec![Vec::new(); tests.len()]);
-    let failures = Mutex::new(0usize);
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    std::thread::scope(|s| {
-        for _ in 0..setup.jobs {
-            s.spawn(|| {
-                loop {
-                    let Some((t, r)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-                    else {
-                        break;
-                    };
-                    let test = &tests[t];
-                    let run_seed = labspec::seed::run_seed(setup.seed, &test.name, r);
-                    let spec = RunSpec {
-                        test: test.clone(),
-                        seed: run_seed,
-                        timeout: Duration::from_secs_f64(args.timeout),
-                        memory_mb: args.memory_mb,
-                        log: logs.join(format!("{}-seed{run_seed}.log", test.name)),
-                    };
-                    let result = run::run(&spec, layout, setup.protection);
-                    if !result.passed {
-                        let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
-                        *f += 1;
-                        bar.set_message(format!(
-                            "({} failed; last: {} seed={run_seed})",
-                            *f, test.name
-                        ));
-                    }
-                    results.lock().unwrap_or_else(|e| e.into_inner())[t].push(result);
-                    bar.inc(1);
-                }
-            });
-        }
-    });
-    bar.finish();
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    for runs in &mut results {
-        runs.sort_by_key(|r| r.seed);
-    }
-    results
 }
 
 /// Grades every selected mutant of the corpus and writes the table.
@@ -568,7 +263,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
     } else {
         labspec::parts::part_names().map(String::from).collect()
     };
-    let setup = setup(&args.grade_args(parts))?;
+    let setup = grade::setup(&args.options(parts))?;
     let corpus = mutants::load(&setup.pristine.join("grading").join("mutants"))?;
     if let Some(bad) = args
         .only
@@ -589,7 +284,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
         args.runs,
         setup.jobs
     );
-    let (_lock, layout) = take_work_dirs(&setup)?;
+    let (_lock, layout) = grade::take_work_dirs(&setup)?;
     tree::copy_tree(&setup.pristine, &layout.tree, &[&setup.out])
         .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
     let mut outcomes = Vec::new();
@@ -600,8 +295,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
             m.lab_parts()
         };
         println!("\n== {} ({} {:?}): {}", m.name, m.part, m.kind, m.about);
-        let grade = args.grade_args(parts);
-        let outcome = grade_mutant(m, &grade, &args.skip_tests, &setup, &layout);
+        let outcome = grade_mutant(m, &parts, &args.skip_tests, &setup, &layout);
         if let Some(e) = &outcome.error {
             println!("{e}");
         }
@@ -626,10 +320,10 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Plants `m` in the work tree, builds and runs the tests of `grade.parts`, and takes it out.
+/// Plants `m` in the work tree, builds and runs the tests of `parts`, and takes it out.
 fn grade_mutant(
     m: &mutants::Mutant,
-    grade: &GradeArgs,
+    parts: &[String],
     skip_tests: &[String],
     setup: &Setup,
     layout: &Layout,
@@ -641,22 +335,26 @@ fn grade_mutant(
     };
     let graded = m.apply(&pristine).and_then(|mutated| {
         std::fs::write(&file, mutated).map_err(|e| format!("cannot write {}: {e}", m.file))?;
-        let release = !grade.debug;
+        let release = !setup.opts.debug;
         let bins = tree::build(
             layout,
-            &grade.parts,
+            parts,
             Solution::Reference,
             release,
             setup.limits,
             setup.protection,
         )?;
-        let mut tests =
-            tree::list_tests(layout, &bins, &grade.parts, setup.limits, setup.protection)?;
+        let mut tests = tree::list_tests(layout, &bins, parts, setup.limits, setup.protection)?;
         tests.retain(|t| !skip_tests.contains(&t.name));
-        let logs = setup.logs.join(&m.name);
+        let logs = setup.out.join("logs").join(&m.name);
+        let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs)
             .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-        let runs = run_all(&tests, grade, setup, layout, &logs);
+        let work = shard::work(tests.len(), setup.opts.runs, 0, None);
+        let progress = Progress::new(1, 0);
+        progress.start(work.len());
+        let runs = grade::run_work(&tests, &work, setup, layout, &logs, &progress);
+        progress.finish();
         Ok(mutants::outcome(m, &tests, &runs))
     });
     if let Err(e) = std::fs::write(&file, &pristine) {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rubric::{Policy, Rubric};
 use crate::run::RunResult;
@@ -11,7 +11,7 @@ use crate::stats;
 use crate::tree::{Solution, TestCase};
 
 /// One test's runs and what they earn.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
     pub name: String,
     pub part: String,
@@ -30,7 +30,7 @@ pub struct TestReport {
 
 /// A test's pass rate and its 95% Wilson interval: the range of per-run pass probabilities its
 /// runs are consistent with; it tells how much the runs say, not only what they scored.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PassRate {
     /// Passes / runs (0 without runs).
     pub pass_rate: f64,
@@ -63,7 +63,7 @@ impl PassRate {
 }
 
 /// The whole grading.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub submission: String,
     /// How the runs were protected (the report's first line).
@@ -82,6 +82,11 @@ pub struct Summary {
     /// Of which the set-up, the lint gate, the build and the listing.
     pub build_time_s: f64,
     pub tests: Vec<TestReport>,
+    /// SHA-256 of the student files graded ("" for this repository's own solutions).
+    pub files: String,
+    /// What the results depend on besides the files: a class grading skips a submission whose
+    /// summary has the same key and files.
+    pub key: crate::key::GradingKey,
 }
 
 /// The command a student runs to replay one failing run.
@@ -389,6 +394,7 @@ mod tests {
                 virtual_s: Some(1.0),
                 wall_s: 0.5,
                 log: "log".into(),
+                limit: None,
             })
             .collect();
         let test = test_report(&t, results, &rubric, Solution::Student);
@@ -406,6 +412,19 @@ mod tests {
             wall_time_s: 1.0,
             build_time_s: 0.5,
             tests: vec![test],
+            files: String::new(),
+            key: crate::key::GradingKey {
+                seed: 1,
+                runs,
+                parts: vec!["2a".into()],
+                solution: Solution::Student,
+                timeout_s: 60.0,
+                memory_mb: 4096,
+                profile: "release".into(),
+                protection: "protected".into(),
+                rubric: String::new(),
+                tree: String::new(),
+            },
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const DEFAULT: &str = include_str!("../rubric.txt");
 
 /// When a test earns its points.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Policy {
     /// Every run must pass.
     All,

@@ -19,7 +19,7 @@ pub struct RunSpec {
 }
 
 /// How a run went.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     pub seed: u64,
     pub passed: bool,
@@ -28,6 +28,19 @@ pub struct RunResult {
     pub virtual_s: Option<f64>,
     pub wall_s: f64,
     pub log: PathBuf,
+    /// The grader's limit the run hit, if any (the class report lists such submissions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
+}
+
+/// A per-run limit of the grader's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    /// The wall-clock limit (`--timeout`).
+    WallClock,
+    /// The memory limit (`--memory-mb`).
+    Memory,
 }
 
 /// Runs one test once. The secret and the seed go to the harness on standard input (never in the
@@ -93,6 +106,7 @@ fn judge(spec: &RunSpec, nonce: &str, out: &sandbox::Outcome, started: Instant) 
             virtual_s: Some(c.virtual_s),
             wall_s,
             log: spec.log.clone(),
+            limit: None,
         };
     }
     let _ = std::fs::write(&spec.log, &out.output);
@@ -126,6 +140,13 @@ fn judge(spec: &RunSpec, nonce: &str, out: &sandbox::Outcome, started: Instant) 
         reason: Some(tree::cap(&reason)),
         wall_s,
         log: spec.log.clone(),
+        limit: if out.timed_out {
+            Some(Limit::WallClock)
+        } else if out.out_of_memory || reason.starts_with("out of memory") {
+            Some(Limit::Memory)
+        } else {
+            None
+        },
     }
 }
 
@@ -137,6 +158,7 @@ fn failed(spec: &RunSpec, started: Instant, reason: String) -> RunResult {
         virtual_s: None,
         wall_s: started.elapsed().as_secs_f64(),
         log: spec.log.clone(),
+        limit: None,
     }
 }
 

@@ -11,7 +11,7 @@ use labspec::parts::{student_crates, student_files};
 use crate::sandbox::{self, Protection, Spec};
 
 /// A graded test: its name, lab part and the binary that runs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TestCase {
     pub name: String,
     /// e.g. "2a"
@@ -24,7 +24,10 @@ pub struct TestCase {
 
 /// What a grading compiles as the student files: a submission's, or one of this repository's own
 /// solutions (the reference, or the second, independent one), selected by their cargo feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Solution {
     /// The student files of the tree (a submission's, once put in).
     Student,

@@ -1,0 +1,343 @@
+//! Where a submission comes from: a folder, or an archive (.tar.gz, .tgz, .zip) as Gradescope,
+//! Canvas or GitHub Classroom export them. Either way only the student files are taken, found at
+//! their handout paths under the submission's own root folder (which may sit a few folders deep),
+//! never through a symbolic link, and never more than a student file's size.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use labspec::parts::student_files;
+
+use crate::tree::MAX_STUDENT_FILE;
+
+/// One submission of a class.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its row in the class outputs and its output folder's name: the folder's or archive's name
+    /// without the extension.
+    pub name: String,
+    pub path: PathBuf,
+    pub kind: Kind,
+}
+
+/// What a submission is stored as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Folder,
+    TarGz,
+    Zip,
+}
+
+/// The most bytes read out of one compressed archive: a bomb stops here.
+const MAX_UNPACKED: u64 = 1 << 30;
+/// The most entries one archive may hold.
+const MAX_ENTRIES: usize = 200_000;
+/// How deep under a submission's folder its root may sit.
+const MAX_DEPTH: usize = 4;
+
+impl Source {
+    /// A submission at `path`: a folder, or an archive by its extension.
+    pub fn at(path: &Path) -> Result<Source, String> {
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: not a usable name", path.display()))?;
+        let meta = std::fs::symlink_metadata(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (name, kind) = if meta.is_dir() {
+            (file, Kind::Folder)
+        } else if let Some(n) = file.strip_suffix(".tar.gz").or(file.strip_suffix(".tgz")) {
+            (n, Kind::TarGz)
+        } else if let Some(n) = file.strip_suffix(".zip") {
+            (n, Kind::Zip)
+        } else {
+            return Err(format!(
+                "{}: neither a folder nor a .tar.gz, .tgz or .zip archive",
+                path.display()
+            ));
+        };
+        Ok(Source {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            kind,
+        })
+    }
+
+    /// Puts the submission's student files into `staging` (emptied first) at their handout paths.
+    /// `Ok(Err(why))` refuses the submission (a score of 0); `Err` is the grader's own trouble.
+    pub fn materialize(&self, staging: &Path) -> Result<Result<(), String>, String> {
+        let _ = std::fs::remove_dir_all(staging);
+        std::fs::create_dir_all(staging)
+            .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+        let taken = match self.kind {
+            Kind::Folder => from_folder(&self.path, staging),
+            Kind::TarGz => from_tar_gz(&self.path, staging),
+            Kind::Zip => from_zip(&self.path, staging),
+        };
+        Ok(match taken {
+            Ok(0) => Err(format!(
+                "none of the student files ({}) is in it, at any folder depth up to {MAX_DEPTH}",
+                student_files().collect::<Vec<_>>().join(", ")
+            )),
+            Ok(_) => Ok(()),
+            Err(why) => Err(why),
+        })
+    }
+}
+
+/// The submissions of a class folder, by name: every folder and archive in it (hidden entries
+/// and other files are listed apart, for the report). Names must be unique.
+pub fn list(dir: &Path) -> Result<(Vec<Source>, Vec<String>), String> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut sources: Vec<Source> = Vec::new();
+    let mut ignored = Vec::new();
+    for e in entries {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if file.starts_with('.') {
+            continue;
+        }
+        match Source::at(&e.path()) {
+            Ok(s) if s.name.is_empty() => ignored.push(file),
+            Ok(s) => {
+                if let Some(other) = sources.iter().find(|o| o.name == s.name) {
+                    return Err(format!(
+                        "two submissions are called {:?}: {} and {}; rename one",
+                        s.name,
+                        other.path.display(),
+                        s.path.display()
+                    ));
+                }
+                sources.push(s);
+            }
+            Err(_) => ignored.push(file),
+        }
+    }
+    sources.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((sources, ignored))
+}
+
+/// Where `rel` (a handout path) sits in an entry's path: the folder above it, when the entry is
+/// that file under some root.
+fn root_of(entry: &Path, rel: &str) -> Option<PathBuf> {
+    let entry: Vec<Component> = entry.components().collect();
+    let rel: Vec<Component> = Path::new(rel).components().collect();
+    let plain = entry.iter().all(|c| matches!(c, Component::Normal(_)));
+    if !plain || entry.len() < rel.len() || entry.len() - rel.len() > MAX_DEPTH {
+        return None;
+    }
+    let (root, tail) = entry.split_at(entry.len() - rel.len());
+    (tail == rel.as_slice()).then(|| root.iter().collect())
+}
+
+/// The submission's root among the paths where student files were found: the shallowest, which
+/// must be the only one at its depth.
+fn choose_root(found: &[PathBuf]) -> Result<Option<PathBuf>, String> {
+    let Some(depth) = found.iter().map(|r| r.components().count()).min() else {
+        return Ok(None);
+    };
+    let mut at_depth: Vec<&PathBuf> = found
+        .iter()
+        .filter(|r| r.components().count() == depth)
+        .collect();
+    at_depth.sort();
+    at_depth.dedup();
+    match at_depth.as_slice() {
+        [one] => Ok(Some((*one).clone())),
+        many => Err(format!(
+            "it holds the student files in more than one folder ({}): submit one copy",
+            many.iter()
+                .map(|p| format!("{:?}", p.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Copies the student files of a submission folder; returns how many it found.
+fn from_folder(dir: &Path, staging: &Path) -> Result<usize, String> {
+    let mut files = Vec::new();
+    walk(dir, Path::new(""), 0, &mut files)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let found: Vec<PathBuf> = files
+        .iter()
+        .flat_map(|f| student_files().filter_map(move |rel| root_of(f, rel)))
+        .collect();
+    let Some(root) = choose_root(&found)? else {
+        return Ok(0);
+    };
+    let mut taken = 0;
+    for rel in student_files() {
+        let path = root.join(rel);
+        if !files.contains(&path) {
+            continue;
+        }
+        // `walk` saw every folder on the way as a real folder, not a link; the file itself:
+        let from = dir.join(&path);
+        let meta = std::fs::symlink_metadata(&from).map_err(|e| format!("{rel}: {e}"))?;
+        if meta.file_type().is_symlink() {
+            return Err(format!("{rel} is a symbolic link: submit the file itself"));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(&from)
+            .and_then(|f| f.take(MAX_STUDENT_FILE + 1).read_to_end(&mut bytes))
+            .map_err(|e| format!("{rel}: {e}"))?;
+        put(staging, rel, &bytes)?;
+        taken += 1;
+    }
+    Ok(taken)
+}
+
+/// The paths (relative to the submission) of the files and links under `dir`, not following
+/// links, down to the depth a root and a student file can reach.
+fn walk(dir: &Path, rel: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if depth > MAX_DEPTH + 3 {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let kind = e.file_type()?;
+        let rel = rel.join(e.file_name());
+        if kind.is_dir() {
+            walk(&e.path(), &rel, depth + 1, out)?;
+        } else {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// Writes one student file into the staging folder.
+fn put(staging: &Path, rel: &str, bytes: &[u8]) -> Result<(), String> {
+    let to = staging.join(rel);
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {rel}: {e}"))?;
+    }
+    std::fs::write(&to, bytes).map_err(|e| format!("cannot write {}: {e}", to.display()))
+}
+
+/// An archive's entry that may be a student file: its path, whether it is a regular file, and
+/// its bytes (at most one more than a student file may have).
+struct Entry {
+    path: PathBuf,
+    regular: bool,
+    bytes: Vec<u8>,
+}
+
+/// Takes the student files out of entries already read; returns how many it took.
+fn take_entries(entries: Vec<Entry>, staging: &Path) -> Result<usize, String> {
+    let found: Vec<PathBuf> = entries
+        .iter()
+        .flat_map(|e| student_files().filter_map(move |rel| root_of(&e.path, rel)))
+        .collect();
+    let Some(root) = choose_root(&found)? else {
+        return Ok(0);
+    };
+    let mut taken = 0;
+    for rel in student_files() {
+        let path = root.join(rel);
+        let Some(e) = entries.iter().rev().find(|e| e.path == path) else {
+            continue;
+        };
+        if !e.regular {
+            return Err(format!(
+                "{rel} is not a regular file in the archive (a link?): submit the file itself"
+            ));
+        }
+        put(staging, rel, &e.bytes)?;
+        taken += 1;
+    }
+    Ok(taken)
+}
+
+/// Whether an archive's entry path may be a student file (its bytes are then read).
+fn wanted(path: &Path) -> bool {
+    student_files().any(|rel| root_of(path, rel).is_some())
+}
+
+/// Reads at most `MAX_STUDENT_FILE + 1` bytes of an entry.
+fn read_capped(r: impl Read) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    r.take(MAX_STUDENT_FILE + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn from_tar_gz(path: &Path, staging: &Path) -> Result<usize, String> {
+    let bad = |e: std::io::Error| format!("the archive cannot be read: {e}");
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let unpacked = flate2::read::GzDecoder::new(std::io::BufReader::new(file)).take(MAX_UNPACKED);
+    let mut archive = tar::Archive::new(unpacked);
+    let mut entries = Vec::new();
+    for (n, entry) in archive.entries().map_err(bad)?.enumerate() {
+        if n >= MAX_ENTRIES {
+            return Err(format!("the archive has more than {MAX_ENTRIES} entries"));
+        }
+        let entry = entry.map_err(bad)?;
+        let p = entry.path().map_err(bad)?.into_owned();
+        if !wanted(&p) {
+            continue;
+        }
+        let regular = entry.header().entry_type().is_file();
+        let bytes = read_capped(entry).map_err(bad)?;
+        entries.push(Entry {
+            path: p,
+            regular,
+            bytes,
+        });
+    }
+    take_entries(entries, staging)
+}
+
+fn from_zip(path: &Path, staging: &Path) -> Result<usize, String> {
+    let bad = |e: zip::result::ZipError| format!("the archive cannot be read: {e}");
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(bad)?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(format!("the archive has more than {MAX_ENTRIES} entries"));
+    }
+    let mut entries = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(bad)?;
+        // A name that climbs out (`..`) or is absolute has no enclosed path: never a student file.
+        let Some(p) = entry.enclosed_name() else {
+            continue;
+        };
+        if !wanted(&p) {
+            continue;
+        }
+        let regular = entry.is_file() && !entry.is_symlink();
+        let bytes = read_capped(entry).map_err(|e| format!("the archive cannot be read: {e}"))?;
+        entries.push(Entry {
+            path: p,
+            regular,
+            bytes,
+        });
+    }
+    take_entries(entries, staging)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_found_at_any_shallow_depth() {
+        let at = |p: &str| root_of(Path::new(p), "raft/src/raft.rs");
+        assert_eq!(at("raft/src/raft.rs"), Some(PathBuf::new()));
+        assert_eq!(
+            at("alice/raftlab/raft/src/raft.rs"),
+            Some("alice/raftlab".into())
+        );
+        assert_eq!(at("x/../raft/src/raft.rs"), None);
+        assert_eq!(at("/raft/src/raft.rs"), None);
+        assert_eq!(at("a/b/c/d/e/raft/src/raft.rs"), None);
+        assert_eq!(at("raft/src/raft.rs.orig"), None);
+        let found = [PathBuf::from("a"), PathBuf::from("b")];
+        assert!(choose_root(&found).is_err());
+        let found = [PathBuf::from("a/b"), PathBuf::from("c")];
+        assert_eq!(choose_root(&found), Ok(Some(PathBuf::from("c"))));
+    }
+}
