@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end test of the Slurm recipe on one machine: starts a private single-node Slurm (munged,
 # slurmctld and slurmd on localhost, its own config, ports and state under $WORK), grades a small
-# class through slurm-submit.sh (a job array of N shards and the merge), grades the same class
-# unsharded with the same seed, and checks that both wrote the same results. Stops the daemons at
-# the end. Needs root (slurmd runs jobs as their user) and installs slurm-wlm and munge with
+# class (the reference solutions as a folder, the skeleton as an archive) through slurm-submit.sh
+# (a job array of N shards and the merge), grades the same class unsharded with the same seed, and
+# checks that both wrote the same results. Stops the daemons at the end. Needs root (slurmd runs jobs as their user) and installs slurm-wlm and munge with
 # apt-get where they are missing (Debian 12 ships Slurm 22.05).
 #
-#   grading/deploy/test-slurm.sh            # from anywhere; about 10 minutes on 2 cores
+#   grading/deploy/test-slurm.sh            # from anywhere; 5-10 minutes on 2 cores
 #
 # Settings: WORK (scratch, [/tmp/raftlab-slurm-test]; its target/ holds the grader's builds and
 # is kept for the next run), PARTS [2a], RUNS [2], N [3], SEED [7], PORT [16817: slurmctld; slurmd
@@ -44,12 +44,15 @@ rm -rf "$WORK/class" "$WORK/sharded" "$WORK/sharded-shards" "$WORK/unsharded" "$
 mkdir -p "$WORK/class"
 student_files=$(sed -n '/student_files:/,/\]/p' "$REPO/labspec/src/parts.rs" | grep -o '"[^"]*"' | tr -d '"')
 [ -n "$student_files" ] || fail "no student files found in labspec/src/parts.rs"
+# The skeleton comes as an archive with a top folder, as GitHub exports a repository.
+rm -rf "$WORK/skeleton-main"
 for f in $student_files; do
-  mkdir -p "$WORK/class/reference/$(dirname "$f")" "$WORK/class/skeleton/$(dirname "$f")"
+  mkdir -p "$WORK/class/reference/$(dirname "$f")" "$WORK/skeleton-main/$(dirname "$f")"
   # A student file x/src/f.rs has its reference solution in x/src/reference/f.rs.
   cp "$REPO/$(dirname "$f")/reference/$(basename "$f")" "$WORK/class/reference/$f"
-  cp "$REPO/$f" "$WORK/class/skeleton/$f"
+  cp "$REPO/$f" "$WORK/skeleton-main/$f"
 done
+tar -czf "$WORK/class/skeleton.tar.gz" -C "$WORK" skeleton-main
 
 # --- a private single-node Slurm ---------------------------------------------------------------
 S=$WORK/slurm
@@ -150,7 +153,7 @@ CARGO_TARGET_DIR=$WORK/target nice -n 10 "$GRADER" grade-class "$WORK/class" --p
   || { tail -n 20 "$WORK/unsharded.log" >&2; fail "the unsharded grading failed"; }
 
 # --- same results ------------------------------------------------------------------------------
-# results.json without its timings (execution_time), per submission; class.csv as is.
+# results.json without its timings (execution_time), per submission; the class files as they are.
 without_timings() {
   python3 -c '
 import json, sys
@@ -170,9 +173,12 @@ for r in $subs; do
   diff <(without_timings "$WORK/unsharded/$r") <(without_timings "$WORK/sharded/$r") \
     || fail "$r differs between the sharded and the unsharded grading"
 done
-diff "$WORK/unsharded/class.csv" "$WORK/sharded/class.csv" || fail "class.csv differs"
-grep -q . "$WORK/sharded/class-report.txt" || fail "no class-report.txt"
+for f in class.csv class.json class-report.txt; do
+  diff "$WORK/unsharded/$f" "$WORK/sharded/$f" || fail "$f differs"
+done
+grep -q '^reference,graded,' "$WORK/sharded/class.csv" || fail "no row for the reference"
+grep -q '^skeleton,graded,0,' "$WORK/sharded/class.csv" || fail "the skeleton did not score 0"
 
-say "PASS: $N Slurm shards + merge == one grading (results.json per submission, class.csv)"
+say "PASS: $N Slurm shards + merge == one grading (results.json per submission; class.csv, .json, -report.txt)"
 say "Slurm part took ${sharded_s} s; outputs in $WORK/sharded, $WORK/unsharded; Slurm logs in $S/log"
 cat "$WORK/sharded/class.csv"
