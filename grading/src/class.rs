@@ -50,11 +50,18 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
         ))
     );
     let (_lock, layout) = grade::take_work_dirs(&setup)?;
-    let progress = Progress::new(sources.len(), estimated_runs(&setup));
+    let progress = Progress::new(sources.len(), estimated_runs(&setup, sources.len()));
     let mut skipped = 0;
     for (position, src) in sources.iter().enumerate() {
         progress.submission(position, sources.len(), &src.name);
         let dest = setup.out.join(&src.name);
+        if opts
+            .shard
+            .is_some_and(|s| !s.grades(sources.len(), position))
+        {
+            progress.skipped();
+            continue;
+        }
         if !fresh && graded_before(&dest, src, &key, &setup, &layout) {
             progress.skipped();
             skipped += 1;
@@ -64,7 +71,7 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
         let part = grade::grade_one(
             What::Submission(src),
             &src.name,
-            position,
+            (position, sources.len()),
             &setup,
             &layout,
             &logs,
@@ -139,7 +146,7 @@ fn grader_trouble(name: &str, why: String) -> Part {
 }
 
 /// About how many runs a submission has (this shard's share), for the bar before its build.
-fn estimated_runs(setup: &Setup) -> usize {
+fn estimated_runs(setup: &Setup, class: usize) -> usize {
     let tests = setup
         .rubric
         .points
@@ -148,8 +155,10 @@ fn estimated_runs(setup: &Setup) -> usize {
             labspec::parts::part_of_test(t).is_some_and(|p| setup.parts.iter().any(|q| q == p))
         })
         .count();
-    let count = setup.opts.shard.map_or(1, |s| s.count);
-    (tests * setup.opts.runs).div_ceil(count)
+    match setup.opts.shard {
+        Some(s) if !s.whole_submissions(class) => (tests * setup.opts.runs).div_ceil(s.count),
+        _ => tests * setup.opts.runs,
+    }
 }
 
 /// Whether `dest` holds a grading of this submission's files under the same key (and shard).

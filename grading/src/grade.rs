@@ -301,11 +301,12 @@ fn lint_build_list(
     Ok(tests)
 }
 
-/// Builds and runs one submission: the whole of it, or the runs of `setup`'s shard.
+/// Builds and runs one submission (at `position` in a class of `class`): the whole of it, or the
+/// runs of `setup`'s shard.
 pub fn grade_one(
     what: What,
     submission: &str,
-    position: usize,
+    (position, class): (usize, usize),
     setup: &Setup,
     layout: &Layout,
     logs: &Path,
@@ -318,7 +319,7 @@ pub fn grade_one(
         true => shard::work(
             built.tests.len(),
             setup.opts.runs,
-            position,
+            (position, class),
             setup.opts.shard,
         ),
         false => Vec::new(),

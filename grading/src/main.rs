@@ -222,7 +222,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
     let logs = grade::fresh_dest(&setup.out)?;
     println!("checking the student files (lint gate) and building ...");
     let progress = Progress::new(1, 0);
-    let part = grade::grade_one(what, &name, 0, &setup, &layout, &logs, &progress);
+    let part = grade::grade_one(what, &name, (0, 1), &setup, &layout, &logs, &progress);
     progress.finish();
     let _ = std::fs::remove_dir_all(layout.work());
     let part = part?;
@@ -350,7 +350,7 @@ fn grade_mutant(
         let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs)
             .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-        let work = shard::work(tests.len(), setup.opts.runs, 0, None);
+        let work = shard::work(tests.len(), setup.opts.runs, (0, 1), None);
         let progress = Progress::new(1, 0);
         progress.start(work.len());
         let runs = grade::run_work(&tests, &work, setup, layout, &logs, &progress);

@@ -36,26 +36,47 @@ impl FromStr for Shard {
 }
 
 impl Shard {
+    /// Whether the shards deal a class of `class` submissions by whole submissions: when it has
+    /// at least one per shard, so that no two shards build the same submission.
+    pub fn whole_submissions(self, class: usize) -> bool {
+        class >= self.count
+    }
+
+    /// Whether this shard grades (builds, and runs some of) the submission at `position`.
+    pub fn grades(self, class: usize, position: usize) -> bool {
+        !self.whole_submissions(class) || position % self.count == self.index - 1
+    }
+
     /// Whether this shard runs run `run` of test `test` (of `tests`) of the submission at
-    /// `position` in the class. Round robin over the runs in the order the grader runs them (run
-    /// r of every test before run r+1), shifted by the submission's position so that the shards
-    /// share the class's first runs too.
-    pub fn owns(self, position: usize, tests: usize, test: usize, run: usize) -> bool {
+    /// `position` in a class of `class`. By whole submissions (see `whole_submissions`), or else
+    /// round robin over the runs in the order the grader runs them (run r of every test before
+    /// run r+1), shifted by the submission's position so that the shards share the first runs.
+    pub fn owns(
+        self,
+        (position, class): (usize, usize),
+        tests: usize,
+        test: usize,
+        run: usize,
+    ) -> bool {
+        if self.whole_submissions(class) {
+            return self.grades(class, position);
+        }
         (run * tests + test + position) % self.count == self.index - 1
     }
 }
 
-/// The (test, run) pairs of a submission that `shard` runs (all without a shard), in the order
-/// they run: run r of every test before run r+1 of any, so early runs cover every test.
+/// The (test, run) pairs of the submission at (position, class size) that `shard` runs (all
+/// without a shard), in the order they run: run r of every test before run r+1 of any, so early
+/// runs cover every test.
 pub fn work(
     tests: usize,
     runs: usize,
-    position: usize,
+    at: (usize, usize),
     shard: Option<Shard>,
 ) -> Vec<(usize, usize)> {
     (0..runs)
         .flat_map(|r| (0..tests).map(move |t| (t, r)))
-        .filter(|&(t, r)| shard.is_none_or(|s| s.owns(position, tests, t, r)))
+        .filter(|&(t, r)| shard.is_none_or(|s| s.owns(at, tests, t, r)))
         .collect()
 }
 
@@ -228,19 +249,26 @@ mod tests {
     fn shards_split_the_work_exactly() {
         for count in 1..5 {
             for position in 0..3 {
+                let at = (position, 1);
                 let mut all: Vec<(usize, usize)> = (1..=count)
-                    .flat_map(|index| work(7, 5, position, Some(Shard { index, count })))
+                    .flat_map(|index| work(7, 5, at, Some(Shard { index, count })))
                     .collect();
                 all.sort_unstable();
-                let mut whole = work(7, 5, position, None);
+                let mut whole = work(7, 5, at, None);
                 whole.sort_unstable();
                 assert_eq!(all, whole);
             }
         }
         let sizes: Vec<usize> = (1..=3)
-            .map(|index| work(7, 5, 0, Some(Shard { index, count: 3 })).len())
+            .map(|index| work(7, 5, (0, 2), Some(Shard { index, count: 3 })).len())
             .collect();
         assert_eq!(sizes, vec![12, 12, 11]);
+        // A class of at least one submission per shard is dealt by submission.
+        let shard = Shard { index: 2, count: 3 };
+        let owned: Vec<usize> = (0..7).filter(|&p| shard.grades(7, p)).collect();
+        assert_eq!(owned, vec![1, 4]);
+        assert_eq!(work(7, 5, (4, 7), Some(shard)).len(), 35);
+        assert!(work(7, 5, (3, 7), Some(shard)).is_empty());
     }
 
     #[test]

@@ -173,6 +173,7 @@ fn from_folder(dir: &Path, staging: &Path) -> Result<usize, String> {
     for rel in student_files() {
         let path = root.join(rel);
         if !files.contains(&path) {
+            linked_on_the_way(dir, &path, rel)?;
             continue;
         }
         // `walk` saw every folder on the way as a real folder, not a link; the file itself:
@@ -189,6 +190,26 @@ fn from_folder(dir: &Path, staging: &Path) -> Result<usize, String> {
         taken += 1;
     }
     Ok(taken)
+}
+
+/// Refuses a student file that is missing because a folder on its way is a symbolic link (which
+/// could lead anywhere, even to the grader's reference).
+fn linked_on_the_way(dir: &Path, path: &Path, rel: &str) -> Result<(), String> {
+    let mut at = dir.to_path_buf();
+    for c in path.components() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "the way to {rel} goes through a symbolic link ({}): submit the files themselves",
+                    at.strip_prefix(dir).unwrap_or(&at).display()
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// The paths (relative to the submission) of the files and links under `dir`, not following
