@@ -18,7 +18,7 @@ g="$repo/target/release/grading"
 python3 "$repo/grading/bench/make-class.py" "$repo" "$work/class"
 opts=(--parts "$part" --runs "$runs" --seed 1)
 # Warm the dependency build, so that no pass pays for it.
-"$g" grade "${opts[@]}" --runs 1 --out "$work/warm" > /dev/null
+"$g" grade --parts "$part" --runs 1 --seed 1 --out "$work/warm" > /dev/null
 strip() { grep -v '"execution_time"' "$1"; }
 t0=$(date +%s)
 "$g" grade-class "$work/class" "${opts[@]}" --out "$work/as-class" > "$work/as-class.log"

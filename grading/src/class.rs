@@ -35,7 +35,7 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
             dir.display()
         ));
     }
-    let key = setup.key(Solution::Student, &[&dir])?;
+    let key = setup.key(Solution::Student)?;
     println!("{}", setup.protection.describe());
     println!(
         "grading {} submissions in {} (seed {}, {} runs per test, {} at a time{})",
@@ -78,7 +78,13 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
             &progress,
         )
         .unwrap_or_else(|e| grader_trouble(&src.name, e));
-        write_part(&dest, part, &key, &setup)?;
+        let line = write_part(&dest, part, &key, &setup)?;
+        progress.say(&format!(
+            "[{}/{}] {}: {line}",
+            position + 1,
+            sources.len(),
+            src.name
+        ));
     }
     progress.finish();
     let _ = std::fs::remove_dir_all(layout.work());
@@ -86,36 +92,59 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
         println!("{skipped} submissions were graded before with the same key and files: kept");
     }
     let names: Vec<String> = sources.into_iter().map(|s| s.name).collect();
-    match opts.shard {
-        Some(shard) => {
-            let m = Manifest::new(shard, key, setup.rubric_text.clone(), true, names, ignored);
-            shard::write_atomic(&setup.out.join(shard::MANIFEST), &grade::pretty(&m))?;
-            println!(
-                "shard {}/{} written to {}: merge it with the others (grading merge)",
-                shard.index,
-                shard.count,
-                setup.out.display()
-            );
-            Ok(())
-        }
-        None => write_class(&setup.out, &key, &names, &ignored),
-    }
+    finish(&setup, key, names, ignored)
 }
 
-/// Writes a submission's results (unsharded) or its shard part (sharded).
-fn write_part(dest: &Path, part: Part, key: &GradingKey, setup: &Setup) -> Result<(), String> {
+/// The class files (unsharded) or the shard's manifest (sharded), once every submission is done.
+fn finish(
+    setup: &Setup,
+    key: GradingKey,
+    names: Vec<String>,
+    ignored: Vec<String>,
+) -> Result<(), String> {
+    let Some(shard) = setup.opts.shard else {
+        return write_class(&setup.out, &key, &names, &ignored);
+    };
+    let m = Manifest::new(shard, key, setup.rubric_text.clone(), true, names, ignored);
+    shard::write_atomic(&setup.out.join(shard::MANIFEST), &grade::pretty(&m))?;
+    println!(
+        "shard {}/{} written to {}: merge it with the others (grading merge)",
+        shard.index,
+        shard.count,
+        setup.out.display()
+    );
+    Ok(())
+}
+
+/// Writes a submission's results (unsharded) or its shard part (sharded); returns a line that
+/// says how it went.
+fn write_part(dest: &Path, part: Part, key: &GradingKey, setup: &Setup) -> Result<String, String> {
+    let secs = part.wall_time_s;
     match setup.opts.shard {
         None => {
             let summary = grade::summarize(part, key, &setup.rubric);
-            grade::write_results(dest, &summary, Echo::Quiet)
+            grade::write_results(dest, &summary, Echo::Quiet)?;
+            let r = row(&summary);
+            Ok(format!(
+                "{}/{} ({}) in {secs:.0} s",
+                r.score, r.max_score, r.status
+            ))
         }
         Some(shard) => {
+            let line = match part.built.ok {
+                true => format!(
+                    "{} runs in {secs:.0} s",
+                    part.runs.iter().map(Vec::len).sum::<usize>()
+                ),
+                false => "not built (score 0)".to_string(),
+            };
             let stamped = Stamped {
                 key: key.clone(),
                 shard,
                 part,
             };
-            shard::write_atomic(&dest.join(shard::PART), &grade::pretty(&stamped))
+            shard::write_atomic(&dest.join(shard::PART), &grade::pretty(&stamped))?;
+            Ok(line)
         }
     }
 }

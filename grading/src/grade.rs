@@ -142,11 +142,8 @@ pub fn setup(opts: &Options) -> Result<Setup, String> {
 }
 
 impl Setup {
-    /// The key of this grading of `solution`; `skip` are folders inside the tree that are not part
-    /// of it (the outputs, a class folder).
-    pub fn key(&self, solution: Solution, skip: &[&Path]) -> Result<GradingKey, String> {
-        let mut skip = skip.to_vec();
-        skip.push(&self.out);
+    /// The key of this grading of `solution`.
+    pub fn key(&self, solution: Solution) -> Result<GradingKey, String> {
         Ok(GradingKey {
             seed: self.seed,
             runs: self.opts.runs,
@@ -157,7 +154,7 @@ impl Setup {
             profile: if self.opts.debug { "debug" } else { "release" }.into(),
             protection: self.protection.describe(),
             rubric: key::sha256(self.rubric_text.as_bytes()),
-            tree: key::tree_hash(&self.pristine, &skip)?,
+            tree: key::tree_hash(&self.pristine)?,
         })
     }
 }
@@ -232,7 +229,6 @@ impl What<'_> {
 
 /// Builds one submission's tree: returns its build, and the hash of its student files.
 pub fn build(what: What, setup: &Setup, layout: &Layout) -> Result<(Built, String), String> {
-    let _ = std::fs::remove_dir_all(&layout.tree);
     let refused = |output: String| Built {
         ok: false,
         output,
@@ -240,6 +236,7 @@ pub fn build(what: What, setup: &Setup, layout: &Layout) -> Result<(Built, Strin
     };
     let (notes, files) = match what {
         What::Own(_) => {
+            let _ = std::fs::remove_dir_all(&layout.tree);
             tree::copy_tree(&setup.pristine, &layout.tree, &[&setup.out])
                 .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
             (Vec::new(), String::new())
@@ -250,7 +247,13 @@ pub fn build(what: What, setup: &Setup, layout: &Layout) -> Result<(Built, Strin
                 return Ok((refused(format!("SUBMISSION REFUSED: {why}")), String::new()));
             }
             let files = key::files_hash(&staging);
-            match tree::prepare_submission(&setup.pristine, &staging, &layout.tree)? {
+            // The student tree is written once per grading; each submission changes only its
+            // student files in it (a refused one changes none).
+            let base = layout.work().join("skeleton");
+            if !base.is_dir() {
+                tree::prepare_student_tree(&setup.pristine, &layout.tree, &base)?;
+            }
+            match tree::put_student_files(&staging, &layout.tree, &base)? {
                 Ok(notes) => (notes, files),
                 Err(why) => {
                     return Ok((refused(format!("SUBMISSION REFUSED: {why}")), files));
@@ -394,6 +397,11 @@ impl Progress {
             ));
         }
         self.bar.inc(1);
+    }
+
+    /// Prints a line above the bar (or alone, when there is no terminal to draw it on).
+    pub fn say(&self, line: &str) {
+        self.bar.suspend(|| println!("{line}"));
     }
 
     pub fn finish(&self) {

@@ -38,50 +38,60 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA-256 over the files of `root` (their paths and contents, in name order), leaving out
-/// build output, version control, the grader's default output folder and `skip`. Symbolic links
-/// count by their target's name, never followed.
-pub fn tree_hash(root: &Path, skip: &[&Path]) -> Result<String, String> {
+/// The SHA-256 over what a grading's results depend on in the pristine tree at `root`: the
+/// paths the student copy is made of (`labtree::copied`, the solutions included) and the grader
+/// (`grading/`, `labtree/`), their file paths and contents in name order. Build output and
+/// version control are left out, and so is anything else in the tree (the outputs of gradings,
+/// a class folder), so that the shards of one grading agree wherever their outputs are.
+/// Symbolic links count by their target's name, never followed.
+pub fn tree_hash(root: &Path) -> Result<String, String> {
+    let mut items = labtree::copied();
+    items.extend(["grading", "labtree"]);
+    items.sort_unstable();
+    items.dedup();
     let mut h = Sha256::new();
-    hash_dir(&mut h, root, Path::new(""), skip)
-        .map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+    for item in items {
+        let path = root.join(item);
+        let read = match std::fs::symlink_metadata(&path) {
+            Err(_) => continue,
+            Ok(m) if m.is_dir() => hash_dir(&mut h, &path, Path::new(item)),
+            Ok(_) => hash_file(&mut h, &path, Path::new(item)),
+        };
+        read.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    }
     Ok(hex(&h.finalize()))
 }
 
-fn hash_dir(h: &mut Sha256, dir: &Path, rel: &Path, skip: &[&Path]) -> std::io::Result<()> {
+fn hash_dir(h: &mut Sha256, dir: &Path, rel: &Path) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name();
-        let path = entry.path();
         if name == "target" || name == ".git" || name == "grading-out" {
             continue;
         }
-        let canonical = path.canonicalize().ok();
-        if skip
-            .iter()
-            .any(|s| path == *s || canonical.as_deref() == Some(*s))
-        {
-            continue;
-        }
         let rel = rel.join(&name);
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            hash_dir(h, &path, &rel, skip)?;
-            continue;
-        }
-        let content = if kind.is_symlink() {
-            std::fs::read_link(&path)?
-                .to_string_lossy()
-                .into_owned()
-                .into_bytes()
+        if entry.file_type()?.is_dir() {
+            hash_dir(h, &entry.path(), &rel)?;
         } else {
-            std::fs::read(&path)?
-        };
-        for part in [rel.to_string_lossy().as_bytes(), &content] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
+            hash_file(h, &entry.path(), &rel)?;
         }
+    }
+    Ok(())
+}
+
+fn hash_file(h: &mut Sha256, path: &Path, rel: &Path) -> std::io::Result<()> {
+    let content = if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        std::fs::read_link(path)?
+            .to_string_lossy()
+            .into_owned()
+            .into_bytes()
+    } else {
+        std::fs::read(path)?
+    };
+    for part in [rel.to_string_lossy().as_bytes(), &content] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
     }
     Ok(())
 }

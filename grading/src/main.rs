@@ -217,7 +217,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
             s.index, s.count
         ))
     );
-    let key = setup.key(what.solution(), &[])?;
+    let key = setup.key(what.solution())?;
     let (_lock, layout) = grade::take_work_dirs(&setup)?;
     let logs = grade::fresh_dest(&setup.out)?;
     println!("checking the student files (lint gate) and building ...");

@@ -233,6 +233,11 @@ fn walk(dir: &Path, rel: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io
 
 /// Writes one student file into the staging folder.
 fn put(staging: &Path, rel: &str, bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() as u64 > MAX_STUDENT_FILE {
+        return Err(format!(
+            "{rel} has more than {MAX_STUDENT_FILE} bytes, the most a student file may have"
+        ));
+    }
     let to = staging.join(rel);
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {rel}: {e}"))?;
@@ -360,5 +365,52 @@ mod tests {
         assert!(choose_root(&found).is_err());
         let found = [PathBuf::from("a/b"), PathBuf::from("c")];
         assert_eq!(choose_root(&found), Ok(Some(PathBuf::from("c"))));
+    }
+
+    /// A scratch folder of this test process's own.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("raftlab-source-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn tar_gz(path: &Path, name: &str, bytes: &[u8]) {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, bytes).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn archives_give_only_student_files_of_bounded_size() {
+        let d = scratch("archives");
+        let big = d.join("big.tar.gz");
+        tar_gz(&big, "sub/raft/src/raft.rs", &vec![b'a'; 3 << 20]);
+        let why = Source::at(&big)
+            .unwrap()
+            .materialize(&d.join("s1"))
+            .unwrap();
+        assert!(why.unwrap_err().contains("has more than 1048576 bytes"));
+        let ok = d.join("ok.tgz");
+        tar_gz(&ok, "sub/raft/src/raft.rs", b"fn main() {}");
+        let src = Source::at(&ok).unwrap();
+        assert_eq!((src.name.as_str(), src.kind), ("ok", Kind::TarGz));
+        src.materialize(&d.join("s2")).unwrap().unwrap();
+        assert_eq!(
+            std::fs::read(d.join("s2/raft/src/raft.rs")).unwrap(),
+            b"fn main() {}"
+        );
+        let other = d.join("notes.txt");
+        std::fs::write(&other, "x").unwrap();
+        assert!(Source::at(&other).is_err());
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -111,49 +111,81 @@ pub fn copy_tree(src: &Path, dst: &Path, skip: &[&Path]) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Writes the student copy of `pristine` into `tree`, then the submission's student files.
-/// Returns notes for the report, or why the submission is refused (a score of 0).
-pub fn prepare_submission(
-    pristine: &Path,
-    submission: &Path,
-    tree: &Path,
-) -> Result<Result<Vec<String>, String>, String> {
+/// Writes the student copy of `pristine` into `tree` (once per grading): the framework, the tests
+/// and the skeleton, without the reference solutions; keeps the skeleton's student files in
+/// `base`, for the submissions that lack one.
+pub fn prepare_student_tree(pristine: &Path, tree: &Path, base: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(tree);
+    let _ = std::fs::remove_dir_all(base);
     std::fs::create_dir_all(tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
     labtree::write_student_tree(pristine, tree)?;
     prune_lock(pristine, tree)?;
+    for f in student_files() {
+        let to = base.join(f);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {f}: {e}"))?;
+        }
+        std::fs::copy(tree.join(f), &to).map_err(|e| format!("cannot keep {f}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Puts a submission's student files into the student tree (the skeleton's from `base` for those
+/// it lacks), rewriting only the files whose bytes change: cargo then rebuilds the student crates
+/// that changed and what depends on them, and nothing of the framework. Returns notes for the
+/// report, or why the submission is refused (a score of 0).
+pub fn put_student_files(
+    submission: &Path,
+    tree: &Path,
+    base: &Path,
+) -> Result<Result<Vec<String>, String>, String> {
     let mut notes = Vec::new();
     for f in student_files() {
         let from = submission.join(f);
-        let meta = match std::fs::symlink_metadata(&from) {
-            Ok(m) => m,
+        let text = match std::fs::symlink_metadata(&from) {
             Err(_) => {
                 notes.push(format!("the submission has no {f}; the skeleton's is used"));
-                continue;
+                std::fs::read(base.join(f)).map_err(|e| format!("cannot read {f}: {e}"))?
             }
+            Ok(meta) => match student_file(&from, f, &meta)? {
+                Ok(text) => text,
+                Err(why) => return Ok(Err(why)),
+            },
         };
-        if meta.file_type().is_symlink() {
-            return Ok(Err(format!(
-                "{f} is a symbolic link: submit the file itself"
-            )));
+        let to = tree.join(f);
+        if std::fs::read(&to).ok().as_deref() != Some(text.as_slice()) {
+            std::fs::write(&to, &text)
+                .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
         }
-        if !meta.is_file() {
-            return Ok(Err(format!("{f} is not a regular file")));
-        }
-        if meta.len() > MAX_STUDENT_FILE {
-            return Ok(Err(format!(
-                "{f} has {} bytes; a student file may have at most {MAX_STUDENT_FILE}",
-                meta.len()
-            )));
-        }
-        let text =
-            std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-        if std::str::from_utf8(&text).is_err() {
-            return Ok(Err(format!("{f} is not UTF-8 text")));
-        }
-        std::fs::write(tree.join(f), &text)
-            .map_err(|e| format!("cannot write {}: {e}", tree.join(f).display()))?;
     }
     Ok(Ok(notes))
+}
+
+/// A student file's bytes, or why it is refused.
+fn student_file(
+    from: &Path,
+    f: &str,
+    meta: &std::fs::Metadata,
+) -> Result<Result<Vec<u8>, String>, String> {
+    if meta.file_type().is_symlink() {
+        return Ok(Err(format!(
+            "{f} is a symbolic link: submit the file itself"
+        )));
+    }
+    if !meta.is_file() {
+        return Ok(Err(format!("{f} is not a regular file")));
+    }
+    if meta.len() > MAX_STUDENT_FILE {
+        return Ok(Err(format!(
+            "{f} has {} bytes; a student file may have at most {MAX_STUDENT_FILE}",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    if std::str::from_utf8(&text).is_err() {
+        return Ok(Err(format!("{f} is not UTF-8 text")));
+    }
+    Ok(Ok(text))
 }
 
 /// Brings the student copy's Cargo.lock in line with its workspace (without the instructors'
