@@ -30,11 +30,6 @@ if [ ! -d "$DIR" ]; then
   echo "no class folder $DIR (set DIR)" >&2
   exit 1
 fi
-# The grader tells gradings apart by a hash of the repository's tree (less target/, the class and
-# its own output): another shard's folder in the tree would change it, and the merge would refuse.
-for d in "$OUT" "$SHARD_DIR"; do
-  case $d/ in "$REPO"/*) echo "put OUT and SHARD_DIR outside the repository ($REPO), not $d" >&2; exit 1 ;; esac
-done
 case $N in '' | *[!0-9]* | 0) echo "N must be a positive number, not '$N'" >&2; exit 1 ;; esac
 mkdir -p "$SHARD_DIR"
 
