@@ -39,14 +39,20 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The SHA-256 over what a grading's results depend on in the pristine tree at `root`: the
-/// paths the student copy is made of (`labtree::copied`, the solutions included) and the grader
-/// (`grading/`, `labtree/`), their file paths and contents in name order. Build output and
+/// paths the student copy is made of (`labtree::copied`, the solutions included) and the grader's
+/// code (`grading/src`, `labtree/src` and their manifests), their file paths and contents in name
+/// order. Build output and
 /// version control are left out, and so is anything else in the tree (the outputs of gradings,
 /// a class folder), so that the shards of one grading agree wherever their outputs are.
 /// Symbolic links count by their target's name, never followed.
 pub fn tree_hash(root: &Path) -> Result<String, String> {
     let mut items = labtree::copied();
-    items.extend(["grading", "labtree"]);
+    items.extend([
+        "grading/Cargo.toml",
+        "grading/src",
+        "labtree/Cargo.toml",
+        "labtree/src",
+    ]);
     items.sort_unstable();
     items.dedup();
     let mut h = Sha256::new();
