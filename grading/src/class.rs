@@ -106,14 +106,7 @@ fn finish(
         return write_class(&setup.out, &key, &names, &ignored);
     };
     let m = Manifest::new(shard, key, setup.rubric_text.clone(), true, names, ignored);
-    shard::write_atomic(&setup.out.join(shard::MANIFEST), &grade::pretty(&m))?;
-    println!(
-        "shard {}/{} written to {}: merge it with the others (grading merge)",
-        shard.index,
-        shard.count,
-        setup.out.display()
-    );
-    Ok(())
+    shard::write_manifest(&setup.out, &m)
 }
 
 /// Writes a submission's results (unsharded) or its shard part (sharded); returns a line that

@@ -244,14 +244,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         vec![String::new()],
         Vec::new(),
     );
-    shard::write_atomic(&setup.out.join(shard::MANIFEST), &grade::pretty(&m))?;
-    println!(
-        "shard {}/{} written to {}: merge it with the others (grading merge)",
-        shard.index,
-        shard.count,
-        setup.out.display()
-    );
-    Ok(())
+    shard::write_manifest(&setup.out, &m)
 }
 
 /// Grades every selected mutant of the corpus and writes the table.

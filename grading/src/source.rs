@@ -133,6 +133,14 @@ fn root_of(entry: &Path, rel: &str) -> Option<PathBuf> {
     (tail == rel.as_slice()).then(|| root.iter().collect())
 }
 
+/// The submission's root, from the paths of its files (see `choose_root`).
+fn find_root<'a>(paths: impl Iterator<Item = &'a PathBuf>) -> Result<Option<PathBuf>, String> {
+    let found: Vec<PathBuf> = paths
+        .flat_map(|p| student_files().filter_map(move |rel| root_of(p, rel)))
+        .collect();
+    choose_root(&found)
+}
+
 /// The submission's root among the paths where student files were found: the shallowest, which
 /// must be the only one at its depth.
 fn choose_root(found: &[PathBuf]) -> Result<Option<PathBuf>, String> {
@@ -162,11 +170,7 @@ fn from_folder(dir: &Path, staging: &Path) -> Result<usize, String> {
     let mut files = Vec::new();
     walk(dir, Path::new(""), 0, &mut files)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let found: Vec<PathBuf> = files
-        .iter()
-        .flat_map(|f| student_files().filter_map(move |rel| root_of(f, rel)))
-        .collect();
-    let Some(root) = choose_root(&found)? else {
+    let Some(root) = find_root(files.iter())? else {
         return Ok(0);
     };
     let mut taken = 0;
@@ -255,11 +259,7 @@ struct Entry {
 
 /// Takes the student files out of entries already read; returns how many it took.
 fn take_entries(entries: Vec<Entry>, staging: &Path) -> Result<usize, String> {
-    let found: Vec<PathBuf> = entries
-        .iter()
-        .flat_map(|e| student_files().filter_map(move |rel| root_of(&e.path, rel)))
-        .collect();
-    let Some(root) = choose_root(&found)? else {
+    let Some(root) = find_root(entries.iter().map(|e| &e.path))? else {
         return Ok(0);
     };
     let mut taken = 0;
