@@ -208,7 +208,8 @@ fn graded_before(
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub submission: String,
-    /// `graded`, `build failed` or `refused`.
+    /// `graded`, `build failed`, `lint gate` (the student files use what graded code may not) or
+    /// `refused` (the submission's files could not be taken).
     pub status: String,
     pub score: f64,
     pub max_score: f64,
@@ -240,6 +241,8 @@ fn row(s: &Summary) -> Row {
         "graded"
     } else if s.build_output.starts_with("SUBMISSION REFUSED") {
         "refused"
+    } else if s.build_output.starts_with("LINT GATE") {
+        "lint gate"
     } else {
         "build failed"
     };
@@ -419,7 +422,11 @@ fn report(c: &ClassSummary) -> String {
         let _ = writeln!(out, "  none");
     }
     let bad: Vec<&Row> = c.rows.iter().filter(|r| r.status != "graded").collect();
-    let _ = writeln!(out, "\nBuilds that failed or were refused ({}):", bad.len());
+    let _ = writeln!(
+        out,
+        "\nNot built: refused, stopped by the lint gate or failed to compile ({}):",
+        bad.len()
+    );
     for r in &bad {
         let _ = writeln!(
             out,

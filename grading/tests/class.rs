@@ -197,7 +197,7 @@ fn a_class_grades_in_rows_resumes_and_shards() {
     let report = read(&out.join("class-report.txt"));
     assert!(report.contains("Class: 6 submissions"), "{report}");
     assert!(
-        report.contains("Builds that failed or were refused (3)"),
+        report.contains("Not built: refused, stopped by the lint gate or failed to compile (3)"),
         "{report}"
     );
     assert!(
