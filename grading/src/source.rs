@@ -186,6 +186,10 @@ fn from_folder(dir: &Path, staging: &Path) -> Result<usize, String> {
         if meta.file_type().is_symlink() {
             return Err(format!("{rel} is a symbolic link: submit the file itself"));
         }
+        // Never open anything but a regular file: a FIFO would block the grader.
+        if !meta.is_file() {
+            return Err(format!("{rel} is not a regular file"));
+        }
         let mut bytes = Vec::new();
         std::fs::File::open(&from)
             .and_then(|f| f.take(MAX_STUDENT_FILE + 1).read_to_end(&mut bytes))
@@ -408,6 +412,19 @@ mod tests {
             std::fs::read(d.join("s2/raft/src/raft.rs")).unwrap(),
             b"fn main() {}"
         );
+        // A FIFO where a student file should be is refused, never opened (it would block).
+        let fifo = d.join("fifo");
+        std::fs::create_dir_all(fifo.join("raft/src")).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(fifo.join("raft/src/raft.rs"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let why = Source::at(&fifo)
+            .unwrap()
+            .materialize(&d.join("s3"))
+            .unwrap();
+        assert!(why.unwrap_err().contains("not a regular file"));
         let other = d.join("notes.txt");
         std::fs::write(&other, "x").unwrap();
         assert!(Source::at(&other).is_err());
