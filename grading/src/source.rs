@@ -46,6 +46,11 @@ impl Source {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let (name, kind) = if meta.is_dir() {
             (file, Kind::Folder)
+        } else if !meta.is_file() {
+            return Err(format!(
+                "{}: neither a folder nor a regular file (a link?)",
+                path.display()
+            ));
         } else if let Some(n) = file.strip_suffix(".tar.gz").or(file.strip_suffix(".tgz")) {
             (n, Kind::TarGz)
         } else if let Some(n) = file.strip_suffix(".zip") {
@@ -123,7 +128,11 @@ pub fn list(dir: &Path) -> Result<(Vec<Source>, Vec<String>), String> {
 /// Where `rel` (a handout path) sits in an entry's path: the folder above it, when the entry is
 /// that file under some root.
 fn root_of(entry: &Path, rel: &str) -> Option<PathBuf> {
-    let entry: Vec<Component> = entry.components().collect();
+    // `./raft/src/raft.rs` (what `tar czf x.tgz .` writes) is `raft/src/raft.rs`.
+    let entry: Vec<Component> = entry
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
     let rel: Vec<Component> = Path::new(rel).components().collect();
     let plain = entry.iter().all(|c| matches!(c, Component::Normal(_)));
     if !plain || entry.len() < rel.len() || entry.len() - rel.len() > MAX_DEPTH {
@@ -181,23 +190,39 @@ fn from_folder(dir: &Path, staging: &Path) -> Result<usize, String> {
             continue;
         }
         // `walk` saw every folder on the way as a real folder, not a link; the file itself:
-        let from = dir.join(&path);
-        let meta = std::fs::symlink_metadata(&from).map_err(|e| format!("{rel}: {e}"))?;
-        if meta.file_type().is_symlink() {
-            return Err(format!("{rel} is a symbolic link: submit the file itself"));
-        }
-        // Never open anything but a regular file: a FIFO would block the grader.
-        if !meta.is_file() {
-            return Err(format!("{rel} is not a regular file"));
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(&from)
-            .and_then(|f| f.take(MAX_STUDENT_FILE + 1).read_to_end(&mut bytes))
-            .map_err(|e| format!("{rel}: {e}"))?;
+        let bytes = read_regular(&dir.join(&path), rel)?;
         put(staging, rel, &bytes)?;
         taken += 1;
     }
     Ok(taken)
+}
+
+/// A student file's bytes (at most one more than a student file may have), opened without
+/// following a link and without blocking, and read only when what was opened is a regular file:
+/// a FIFO or a device never blocks the grader, and a link swapped in after the walk is refused.
+fn read_regular(path: &Path, rel: &str) -> Result<Vec<u8>, String> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(format!("{rel} is a symbolic link: submit the file itself"));
+        }
+        Err(e) => return Err(format!("{rel}: {e}")),
+    };
+    let meta = file.metadata().map_err(|e| format!("{rel}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{rel} is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_STUDENT_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{rel}: {e}"))?;
+    Ok(bytes)
 }
 
 /// Refuses a student file that is missing because a folder on its way is a symbolic link (which
@@ -253,20 +278,22 @@ fn put(staging: &Path, rel: &str, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(&to, bytes).map_err(|e| format!("cannot write {}: {e}", to.display()))
 }
 
-/// An archive's entry that may be a student file: its path, whether it is a regular file, and
-/// its bytes (at most one more than a student file may have).
+/// The largest archive a submission may be (checked before it is opened).
+const MAX_ARCHIVE: u64 = 256 << 20;
+
+/// An archive's entry: its path and whether it is a regular file.
 struct Entry {
     path: PathBuf,
     regular: bool,
-    bytes: Vec<u8>,
 }
 
-/// Takes the student files out of entries already read; returns how many it took.
-fn take_entries(entries: Vec<Entry>, staging: &Path) -> Result<usize, String> {
+/// The handout paths to take from an archive, with the entry path each comes from, given the
+/// entries' paths (the first pass: nothing is unpacked but the listing).
+fn choose_entries(entries: &[Entry]) -> Result<Vec<(&'static str, PathBuf)>, String> {
     let Some(root) = find_root(entries.iter().map(|e| &e.path))? else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
-    let mut taken = 0;
+    let mut chosen = Vec::new();
     for rel in student_files() {
         let path = root.join(rel);
         let Some(e) = entries.iter().rev().find(|e| e.path == path) else {
@@ -277,15 +304,9 @@ fn take_entries(entries: Vec<Entry>, staging: &Path) -> Result<usize, String> {
                 "{rel} is not a regular file in the archive (a link?): submit the file itself"
             ));
         }
-        put(staging, rel, &e.bytes)?;
-        taken += 1;
+        chosen.push((rel, path));
     }
-    Ok(taken)
-}
-
-/// Whether an archive's entry path may be a student file (its bytes are then read).
-fn wanted(path: &Path) -> bool {
-    student_files().any(|rel| root_of(path, rel).is_some())
+    Ok(chosen)
 }
 
 /// Reads at most `MAX_STUDENT_FILE + 1` bytes of an entry.
@@ -295,9 +316,30 @@ fn read_capped(r: impl Read) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn from_tar_gz(path: &Path, staging: &Path) -> Result<usize, String> {
-    let bad = |e: std::io::Error| format!("the archive cannot be read: {e}");
+/// Opens an archive no larger than `MAX_ARCHIVE`.
+fn open_archive(path: &Path) -> Result<std::fs::File, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot open it: {e}"))?
+        .len();
+    if size > MAX_ARCHIVE {
+        return Err(format!(
+            "the archive has {size} bytes; a submission may have at most {MAX_ARCHIVE}"
+        ));
+    }
+    Ok(file)
+}
+
+/// A tar.gz's entries, one pass over its stream (at most `MAX_UNPACKED` bytes unpacked);
+/// `take` says which entries' bytes to keep.
+fn tar_pass(
+    path: &Path,
+    take: &[(&'static str, PathBuf)],
+    staging: &Path,
+) -> Result<Vec<Entry>, String> {
+    let bad = |e: std::io::Error| format!("the archive cannot be read: {e}");
+    let file = open_archive(path)?;
     let unpacked = flate2::read::GzDecoder::new(std::io::BufReader::new(file)).take(MAX_UNPACKED);
     let mut archive = tar::Archive::new(unpacked);
     let mut entries = Vec::new();
@@ -306,47 +348,69 @@ fn from_tar_gz(path: &Path, staging: &Path) -> Result<usize, String> {
             return Err(format!("the archive has more than {MAX_ENTRIES} entries"));
         }
         let entry = entry.map_err(bad)?;
-        let p = entry.path().map_err(bad)?.into_owned();
-        if !wanted(&p) {
-            continue;
-        }
+        let p = without_dots(&entry.path().map_err(bad)?);
         let regular = entry.header().entry_type().is_file();
-        let bytes = read_capped(entry).map_err(bad)?;
-        entries.push(Entry {
-            path: p,
-            regular,
-            bytes,
-        });
+        // The last entry of a path wins, as when the archive is unpacked.
+        if let Some((rel, _)) = take.iter().find(|(_, want)| *want == p) {
+            put(staging, rel, &read_capped(entry).map_err(bad)?)?;
+        }
+        entries.push(Entry { path: p, regular });
     }
-    take_entries(entries, staging)
+    Ok(entries)
+}
+
+fn from_tar_gz(path: &Path, staging: &Path) -> Result<usize, String> {
+    let entries = tar_pass(path, &[], staging)?;
+    let chosen = choose_entries(&entries)?;
+    tar_pass(path, &chosen, staging)?;
+    Ok(chosen.len())
+}
+
+/// A zip entry's path: its name with `\` read as `/` (zips made on Windows), or none when the
+/// name climbs out (`..`) or is absolute, which is never a student file.
+fn zip_path(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(name.replace('\\', "/"));
+    p.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        .then(|| without_dots(&p))
+}
+
+/// `p` without its `.` components (`./raft/src/raft.rs` is `raft/src/raft.rs`).
+fn without_dots(p: &Path) -> PathBuf {
+    p.components().filter(|c| *c != Component::CurDir).collect()
 }
 
 fn from_zip(path: &Path, staging: &Path) -> Result<usize, String> {
     let bad = |e: zip::result::ZipError| format!("the archive cannot be read: {e}");
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let file = open_archive(path)?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(bad)?;
     if archive.len() > MAX_ENTRIES {
         return Err(format!("the archive has more than {MAX_ENTRIES} entries"));
     }
+    // First the listing (the central directory: nothing is unpacked), then the chosen entries.
     let mut entries = Vec::new();
+    let mut index = Vec::new();
     for i in 0..archive.len() {
-        let entry = archive.by_index(i).map_err(bad)?;
-        // A name that climbs out (`..`) or is absolute has no enclosed path: never a student file.
-        let Some(p) = entry.enclosed_name() else {
+        let entry = archive.by_index_raw(i).map_err(bad)?;
+        let Some(p) = zip_path(entry.name()) else {
             continue;
         };
-        if !wanted(&p) {
-            continue;
-        }
-        let regular = entry.is_file() && !entry.is_symlink();
-        let bytes = read_capped(entry).map_err(|e| format!("the archive cannot be read: {e}"))?;
         entries.push(Entry {
             path: p,
-            regular,
-            bytes,
+            regular: entry.is_file() && !entry.is_symlink(),
         });
+        index.push(i);
     }
-    take_entries(entries, staging)
+    let chosen = choose_entries(&entries)?;
+    for (rel, want) in &chosen {
+        let Some(at) = entries.iter().rposition(|e| e.path == *want) else {
+            continue;
+        };
+        let entry = archive.by_index(index[at]).map_err(bad)?;
+        let bytes = read_capped(entry).map_err(|e| format!("the archive cannot be read: {e}"))?;
+        put(staging, rel, &bytes)?;
+    }
+    Ok(chosen.len())
 }
 
 #[cfg(test)]
@@ -365,6 +429,13 @@ mod tests {
         assert_eq!(at("/raft/src/raft.rs"), None);
         assert_eq!(at("a/b/c/d/e/raft/src/raft.rs"), None);
         assert_eq!(at("raft/src/raft.rs.orig"), None);
+        assert_eq!(at("./raft/src/raft.rs"), Some(PathBuf::new()));
+        assert_eq!(
+            zip_path("sub\\raft\\src\\raft.rs"),
+            Some("sub/raft/src/raft.rs".into())
+        );
+        assert_eq!(zip_path("../raft/src/raft.rs"), None);
+        assert_eq!(zip_path("/raft/src/raft.rs"), None);
         let found = [PathBuf::from("a"), PathBuf::from("b")];
         assert!(choose_root(&found).is_err());
         let found = [PathBuf::from("a/b"), PathBuf::from("c")];
@@ -411,6 +482,18 @@ mod tests {
         assert_eq!(
             std::fs::read(d.join("s2/raft/src/raft.rs")).unwrap(),
             b"fn main() {}"
+        );
+        // `tar czf x.tgz .` names its entries `./...`.
+        let dots = d.join("dots.tar.gz");
+        tar_gz(&dots, "./raft/src/raft.rs", b"fn dots() {}");
+        Source::at(&dots)
+            .unwrap()
+            .materialize(&d.join("s4"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            std::fs::read(d.join("s4/raft/src/raft.rs")).unwrap(),
+            b"fn dots() {}"
         );
         // A FIFO where a student file should be is refused, never opened (it would block).
         let fifo = d.join("fifo");
