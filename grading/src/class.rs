@@ -15,7 +15,7 @@ use crate::report::{Summary, TestReport};
 use crate::run::Limit;
 use crate::shard::{self, Built, Manifest, Part};
 use crate::source::{self, Source};
-use crate::tree::{Layout, Solution};
+use crate::tree::{GRADER_ERROR, Layout, Solution};
 
 /// The class files, in the output folder beside the submissions' folders.
 pub const CSV: &str = "class.csv";
@@ -28,6 +28,14 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
+    if setup.out.starts_with(&dir) {
+        return Err(format!(
+            "the output folder {} is inside the class folder: put it elsewhere",
+            setup.out.display()
+        ));
+    }
+    // A shard's manifest says the shard is complete: not until this run has written it again.
+    let _ = std::fs::remove_file(setup.out.join(shard::MANIFEST));
     let (sources, ignored) = source::list(&dir)?;
     if sources.is_empty() {
         return Err(format!(
@@ -62,7 +70,8 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
             progress.skipped();
             continue;
         }
-        if !fresh && graded_before(&dest, src, &key, &setup, &layout) {
+        let at = (position, sources.len());
+        if !fresh && graded_before(&dest, src, &key, at, &setup, &layout) {
             progress.skipped();
             skipped += 1;
             continue;
@@ -71,14 +80,14 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
         let part = grade::grade_one(
             What::Submission(src),
             &src.name,
-            (position, sources.len()),
+            at,
             &setup,
             &layout,
             &logs,
             &progress,
         )
         .unwrap_or_else(|e| grader_trouble(&src.name, e));
-        let line = write_part(&dest, part, &key, &setup)?;
+        let line = write_part(&dest, part, &key, at, &setup)?;
         progress.say(&format!(
             "[{}/{}] {}: {line}",
             position + 1,
@@ -111,7 +120,13 @@ fn finish(
 
 /// Writes a submission's results (unsharded) or its shard part (sharded); returns a line that
 /// says how it went.
-fn write_part(dest: &Path, part: Part, key: &GradingKey, setup: &Setup) -> Result<String, String> {
+fn write_part(
+    dest: &Path,
+    part: Part,
+    key: &GradingKey,
+    at: (usize, usize),
+    setup: &Setup,
+) -> Result<String, String> {
     let secs = part.wall_time_s;
     match setup.opts.shard {
         None => {
@@ -134,6 +149,7 @@ fn write_part(dest: &Path, part: Part, key: &GradingKey, setup: &Setup) -> Resul
             let stamped = Stamped {
                 key: key.clone(),
                 shard,
+                at,
                 part,
             };
             shard::write_atomic(&dest.join(shard::PART), &grade::pretty(&stamped))?;
@@ -147,18 +163,21 @@ fn write_part(dest: &Path, part: Part, key: &GradingKey, setup: &Setup) -> Resul
 pub struct Stamped {
     pub key: GradingKey,
     pub shard: shard::Shard,
+    /// The submission's position in the class and the class's size: they decide which runs are
+    /// the shard's.
+    pub at: (usize, usize),
     #[serde(flatten)]
     pub part: Part,
 }
 
 /// A submission the grader itself failed on (e.g. a disk error): its row says so, the others go on.
-fn grader_trouble(name: &str, why: String) -> Part {
+pub fn grader_trouble(name: &str, why: String) -> Part {
     Part {
         submission: name.to_string(),
         files: String::new(),
         built: Built {
             ok: false,
-            output: format!("GRADER ERROR (not the submission's fault; grade it again): {why}"),
+            output: crate::tree::grader_error(why),
             tests: Vec::new(),
         },
         runs: Vec::new(),
@@ -188,6 +207,7 @@ fn graded_before(
     dest: &Path,
     src: &Source,
     key: &GradingKey,
+    at: (usize, usize),
     setup: &Setup,
     layout: &Layout,
 ) -> bool {
@@ -197,10 +217,16 @@ fn graded_before(
         _ => return false,
     };
     match setup.opts.shard {
-        None => shard::read_json::<Summary>(&dest.join("summary.json"))
-            .is_ok_and(|s| &s.key == key && s.files == files),
-        Some(shard) => shard::read_json::<Stamped>(&dest.join(shard::PART))
-            .is_ok_and(|s| &s.key == key && s.shard == shard && s.part.files == files),
+        None => shard::read_json::<Summary>(&dest.join("summary.json")).is_ok_and(|s| {
+            &s.key == key && s.files == files && !s.build_output.starts_with(GRADER_ERROR)
+        }),
+        Some(shard) => shard::read_json::<Stamped>(&dest.join(shard::PART)).is_ok_and(|s| {
+            &s.key == key
+                && s.shard == shard
+                && s.at == at
+                && s.part.files == files
+                && !s.part.built.output.starts_with(GRADER_ERROR)
+        }),
     }
 }
 
@@ -208,8 +234,9 @@ fn graded_before(
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub submission: String,
-    /// `graded`, `build failed`, `lint gate` (the student files use what graded code may not) or
-    /// `refused` (the submission's files could not be taken).
+    /// `graded`, `build failed`, `lint gate` (the student files use what graded code may not),
+    /// `refused` (the submission's files could not be taken) or `grader error` (the grader's own
+    /// trouble: graded again next time).
     pub status: String,
     pub score: f64,
     pub max_score: f64,
@@ -243,6 +270,8 @@ fn row(s: &Summary) -> Row {
         "refused"
     } else if s.build_output.starts_with("LINT GATE") {
         "lint gate"
+    } else if s.build_output.starts_with(GRADER_ERROR) {
+        "grader error"
     } else {
         "build failed"
     };

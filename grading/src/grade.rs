@@ -152,6 +152,9 @@ impl Setup {
             timeout_s: self.opts.timeout,
             memory_mb: self.opts.memory_mb,
             profile: if self.opts.debug { "debug" } else { "release" }.into(),
+            build_timeout_s: self.opts.build_timeout,
+            build_memory_mb: self.opts.build_memory_mb,
+            rustc: key::rustc_version(),
             protection: self.protection.describe(),
             rubric: key::sha256(self.rubric_text.as_bytes()),
             tree: key::tree_hash(&self.pristine)?,
@@ -200,9 +203,12 @@ fn lock_target_dir(dir: &Path) -> Result<std::fs::File, String> {
     Ok(file)
 }
 
-/// A submission's output folder, created, with its logs folder emptied; returns the logs folder.
+/// A submission's output folder, created, without a previous grading's summary (a grading cut
+/// short is then never taken for done) and with its logs folder emptied; returns the logs folder.
 pub fn fresh_dest(dest: &Path) -> Result<PathBuf, String> {
     let logs = dest.join("logs");
+    let _ = std::fs::remove_file(dest.join("summary.json"));
+    let _ = std::fs::remove_file(dest.join(shard::PART));
     let _ = std::fs::remove_dir_all(&logs);
     let _ = std::fs::remove_dir_all(dest.join("tree"));
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
@@ -278,6 +284,9 @@ fn lint_build_list(
     setup: &Setup,
     layout: &Layout,
 ) -> Result<Vec<TestCase>, String> {
+    if solution == Solution::Student {
+        tree::forget_student_builds(layout)?;
+    }
     if setup.opts.skip_lint_gate {
         println!("lint gate skipped (--skip-lint-gate)");
     } else {
@@ -520,12 +529,13 @@ pub enum Echo {
 /// is gone.
 pub fn write_results(dest: &Path, summary: &Summary, echo: Echo) -> Result<(), String> {
     let text = report::render_text(summary);
-    shard::write_atomic(&dest.join("summary.json"), &pretty(summary))?;
     shard::write_atomic(
         &dest.join("results.json"),
         &pretty(&report::gradescope_json(summary)),
     )?;
     shard::write_atomic(&dest.join("report.txt"), &text)?;
+    // Last: a class grading that finds it takes the submission as graded.
+    shard::write_atomic(&dest.join("summary.json"), &pretty(summary))?;
     if echo == Echo::Report {
         println!("\n{text}");
         println!(

@@ -21,6 +21,11 @@ pub struct GradingKey {
     pub memory_mb: u64,
     /// `release` or `debug`: the same traces, but not the same wall-clock times against a limit.
     pub profile: String,
+    /// The build's limits: a build stopped by one of them scores 0.
+    pub build_timeout_s: f64,
+    pub build_memory_mb: u64,
+    /// `rustc -vV` of the toolchain that builds the submissions.
+    pub rustc: String,
     /// How the runs are protected (a report says it in its first line).
     pub protection: String,
     /// SHA-256 of the rubric's text.
@@ -119,6 +124,16 @@ pub fn files_hash(root: &Path) -> String {
         }
     }
     hex(&h.finalize())
+}
+
+/// What `rustc -vV` says (the toolchain cargo would use here), or why it could not be asked.
+pub fn rustc_version() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    match std::process::Command::new(rustc).arg("-vV").output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Ok(o) => format!("rustc -vV failed: {}", o.status),
+        Err(e) => format!("rustc -vV failed: {e}"),
+    }
 }
 
 #[cfg(test)]

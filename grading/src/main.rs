@@ -218,6 +218,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
         ))
     );
     let key = setup.key(what.solution())?;
+    let _ = std::fs::remove_file(setup.out.join(shard::MANIFEST));
     let (_lock, layout) = grade::take_work_dirs(&setup)?;
     let logs = grade::fresh_dest(&setup.out)?;
     println!("checking the student files (lint gate) and building ...");
@@ -233,6 +234,7 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
     let stamped = class::Stamped {
         key: key.clone(),
         shard,
+        at: (0, 1),
         part,
     };
     shard::write_atomic(&setup.out.join(shard::PART), &grade::pretty(&stamped))?;

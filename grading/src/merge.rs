@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::class::{self, Stamped};
 use crate::grade::{self, Echo};
+use crate::key::GradingKey;
 use crate::rubric::Rubric;
 use crate::shard::{self, Part};
 
@@ -46,9 +47,15 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<(), String> {
         }
         let dest = shard::dest(&out, name);
         let logs = grade::fresh_dest(&dest)?;
-        let mut part = shard::merge_parts(name, parts)?;
-        for (_, dir) in &manifests {
-            copy_logs(&shard::dest(dir, name).join("logs"), &logs)?;
+        let submission = parts.first().map_or(name.clone(), |p| p.submission.clone());
+        // A submission the shards disagree on gets a row that says so; the others go on.
+        let mut part = shard::merge_parts(name, parts)
+            .and_then(|p| complete(p, &key))
+            .unwrap_or_else(|why| class::grader_trouble(&submission, why));
+        for (m, dir) in &manifests {
+            if m.shard.grades(class, position) {
+                copy_logs(&shard::dest(dir, name).join("logs"), &logs)?;
+            }
         }
         relocate_logs(&mut part, &logs);
         let summary = grade::summarize(part, &key, &rubric);
@@ -64,6 +71,31 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<(), String> {
     }
     println!("merged {} shards into {}", manifests.len(), out.display());
     Ok(())
+}
+
+/// The merged part, when it holds exactly the runs the unsharded grading makes: every run of
+/// every test, once.
+fn complete(part: Part, key: &GradingKey) -> Result<Part, String> {
+    if !part.built.ok {
+        return Ok(part);
+    }
+    for (t, runs) in part.built.tests.iter().zip(&part.runs) {
+        let mut want: Vec<u64> = (0..key.runs)
+            .map(|r| labspec::seed::run_seed(key.seed, &t.name, r))
+            .collect();
+        want.sort_unstable();
+        let have: Vec<u64> = runs.iter().map(|r| r.seed).collect();
+        if have != want {
+            return Err(format!(
+                "the shards ran {} runs of {} where the grading makes {}, or other seeds: \
+                 grade the submission again",
+                have.len(),
+                t.name,
+                want.len()
+            ));
+        }
+    }
+    Ok(part)
 }
 
 /// Copies a shard's logs of one submission into the merged logs folder.

@@ -28,6 +28,9 @@ pub enum Kind {
     Zip,
 }
 
+/// Names the class's own outputs take beside the submissions' folders: never a submission's.
+const RESERVED: &[&str] = &["class.csv", "class.json", "class-report.txt", "shard.json"];
+
 /// The most bytes read out of one compressed archive: a bomb stops here.
 const MAX_UNPACKED: u64 = 1 << 30;
 /// The most entries one archive may hold.
@@ -106,7 +109,7 @@ pub fn list(dir: &Path) -> Result<(Vec<Source>, Vec<String>), String> {
             continue;
         }
         match Source::at(&e.path()) {
-            Ok(s) if s.name.is_empty() => ignored.push(file),
+            Ok(s) if s.name.is_empty() || RESERVED.contains(&s.name.as_str()) => ignored.push(file),
             Ok(s) => {
                 if let Some(other) = sources.iter().find(|o| o.name == s.name) {
                     return Err(format!(

@@ -48,6 +48,14 @@ impl Solution {
     }
 }
 
+/// How a result the grader's own trouble caused begins (a class grading grades it again).
+pub const GRADER_ERROR: &str = "GRADER ERROR (not the submission's fault; grade it again)";
+
+/// An error of the grader's own (the sandbox would not start, a disk error), not the submission's.
+pub fn grader_error(why: String) -> String {
+    format!("{GRADER_ERROR}: {why}")
+}
+
 /// The largest student file taken from a submission.
 pub const MAX_STUDENT_FILE: u64 = 1 << 20;
 /// How much of the compiler's output a report shows.
@@ -292,7 +300,7 @@ fn cargo(
     protection: Protection,
 ) -> Result<sandbox::Outcome, String> {
     let spec = cargo_spec(layout, args, limits)?;
-    let out = sandbox::run(spec, protection, b"", limits.timeout)?;
+    let out = sandbox::run(spec, protection, b"", limits.timeout).map_err(grader_error)?;
     if out.timed_out {
         return Err(format!(
             "the build did not finish within {:.0} s (the grader's build limit): does a constant \
@@ -444,6 +452,59 @@ fn compiler_errors(errors: Vec<String>, output: &str) -> String {
     }
 }
 
+/// Removes from the target folder every artifact of the student crates and of what depends on
+/// them (the root package's library and its test binaries), in every profile, before a
+/// submission's lint gate and build: these can then read (`include_str!`) neither a previous
+/// submission's compiled code and cached compiler messages nor the reference's. They are rebuilt
+/// anyway whenever the student files change.
+pub fn forget_student_builds(layout: &Layout) -> Result<(), String> {
+    let mut names: Vec<String> = student_crates().map(|c| c.name.to_string()).collect();
+    names.push("raftlab".into());
+    names.extend(
+        labspec::parts::part_names()
+            .filter_map(labspec::parts::part)
+            .map(|p| p.target.to_string()),
+    );
+    let ours = |file: &str| {
+        names.iter().any(|n| {
+            let plain = file.strip_prefix("lib").unwrap_or(file);
+            plain
+                .strip_prefix(n.as_str())
+                .is_some_and(|rest| rest.starts_with('-') || rest.starts_with('.'))
+        })
+    };
+    let Ok(profiles) = std::fs::read_dir(&layout.target) else {
+        return Ok(());
+    };
+    for profile in profiles.flatten() {
+        let dir = profile.path();
+        for sub in [
+            dir.clone(),
+            dir.join(".fingerprint"),
+            dir.join("deps"),
+            dir.join("incremental"),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&sub) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if !ours(&e.file_name().to_string_lossy()) {
+                    continue;
+                }
+                let path = e.path();
+                let gone = match e.file_type() {
+                    Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                    _ => std::fs::remove_file(&path),
+                };
+                gone.map_err(|err| {
+                    grader_error(format!("cannot remove {}: {err}", path.display()))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Builds the graded tests of `parts` once; returns each test binary's target name and its path
 /// inside the sandbox, or the compiler's messages when the build fails. Then checks that the
 /// student crates were compiled from their listed files only.
@@ -503,12 +564,13 @@ fn copy_bins(
     bins: Vec<(String, String)>,
 ) -> Result<Vec<(String, String)>, String> {
     let _ = std::fs::remove_dir_all(&layout.bins);
-    std::fs::create_dir_all(&layout.bins).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&layout.bins).map_err(|e| grader_error(e.to_string()))?;
     let mut out = Vec::new();
     for (name, exe) in bins {
         let host = host_path(layout, &exe)?;
         let to = layout.bins.join(&name);
-        std::fs::copy(&host, &to).map_err(|e| format!("cannot copy {}: {e}", host.display()))?;
+        std::fs::copy(&host, &to)
+            .map_err(|e| grader_error(format!("cannot copy {}: {e}", host.display())))?;
         out.push((name.clone(), format!("{BINS_IN}/{name}")));
     }
     Ok(out)
@@ -547,7 +609,7 @@ fn check_dep_info(
                     .filter_map(|f| f.as_str())
                     .find(|f| f.ends_with(".rlib") || f.ends_with(".rmeta"))
             })
-            .ok_or_else(|| format!("no library artifact for {name}"))?;
+            .ok_or_else(|| grader_error(format!("no library artifact for {name}")))?;
         let host = host_path(layout, rlib)?;
         let stem = host
             .file_stem()
@@ -557,7 +619,7 @@ fn check_dep_info(
             .to_string();
         let dep_file = host.with_file_name(format!("{stem}.d"));
         let text = std::fs::read_to_string(&dep_file)
-            .map_err(|e| format!("cannot read {}: {e}", dep_file.display()))?;
+            .map_err(|e| grader_error(format!("cannot read {}: {e}", dep_file.display())))?;
         let solution_dir = solution.feature().map(|f| format!("{name}/src/{f}/"));
         problems.extend(dep_info_problems(
             name,
@@ -712,7 +774,7 @@ pub fn list_tests(
             limits.memory_mb,
             64,
         );
-        let out = sandbox::run(spec, protection, b"", limits.timeout)?;
+        let out = sandbox::run(spec, protection, b"", limits.timeout).map_err(grader_error)?;
         if out.timed_out {
             return Err(format!(
                 "listing the tests of {target} did not finish within {:.0} s",
@@ -817,6 +879,40 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("my extra.rs")));
         assert!(problems.iter().any(|p| p.contains("HOME")));
+    }
+
+    #[test]
+    fn student_builds_are_forgotten_and_the_framework_kept() {
+        let root = std::env::temp_dir().join(format!("raftlab-forget-{}", std::process::id()));
+        let target = root.join("target");
+        let files = [
+            ("release/deps/libraft-1a.rlib", false),
+            ("release/deps/raft-1a.d", false),
+            ("release/deps/raft_2a-2b", false),
+            ("release/deps/libraftlab-3c.rlib", false),
+            ("release/deps/liblabrpc-4d.rlib", true),
+            ("release/deps/libraft_helper-5e.rlib", true),
+            ("release/.fingerprint/kvraft-6f/output-lib-kvraft", false),
+            ("release/.fingerprint/labspec-7a/lib-labspec", true),
+            ("release/libraft.rlib", false),
+            ("debug/incremental/raftlab-8b/s-1/query-cache.bin", false),
+            ("debug/deps/libtokio-9c.rlib", true),
+        ];
+        for (f, _) in files {
+            let p = target.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"x").unwrap();
+        }
+        let layout = Layout {
+            tree: root.join("tree"),
+            target: target.clone(),
+            bins: root.join("bin"),
+        };
+        forget_student_builds(&layout).unwrap();
+        for (f, kept) in files {
+            assert_eq!(target.join(f).exists(), kept, "{f}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
