@@ -246,6 +246,12 @@ fn a_class_grades_in_rows_resumes_and_shards() {
         assert!(s.join("shard.json").is_file());
         shards.push(s.to_str().unwrap().to_string());
     }
+    // A shard run again keeps what it graded (alice; dave's refusal is cheap to repeat).
+    let again = grading(&["grade-class", d, "--shard", "1/3", "--out", &shards[0]]);
+    assert!(
+        again.contains("1 submissions were graded before"),
+        "{again}"
+    );
     let merged = scratch("class-merged");
     let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
     args.extend(shards.iter().rev().map(String::as_str));
