@@ -9,13 +9,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::grade::{self, Echo, Options, Progress, Setup, What};
-use crate::key::{self, GradingKey};
+use crate::grade::{self, Echo, Options, Progress, Setup, Taken, What};
+use crate::key::GradingKey;
 use crate::report::{Summary, TestReport};
 use crate::run::Limit;
 use crate::shard::{self, Built, Manifest, Part};
-use crate::source::{self, Source};
-use crate::tree::{GRADER_ERROR, Layout, Solution};
+use crate::source;
+use crate::tree::{GRADER_ERROR, Solution};
 
 /// The class files, in the output folder beside the submissions' folders.
 pub const CSV: &str = "class.csv";
@@ -71,23 +71,27 @@ pub fn grade_class(dir: &Path, fresh: bool, opts: &Options) -> Result<(), String
             continue;
         }
         let at = (position, sources.len());
-        if !fresh && graded_before(&dest, src, &key, at, &setup, &layout) {
+        let taken = grade::take(src, &layout);
+        if !fresh && graded_before(&dest, &taken, &key, at, &setup) {
             progress.skipped();
             skipped += 1;
             continue;
         }
         let logs = grade::fresh_dest(&dest)?;
-        let part = grade::grade_one(
-            What::Submission(src),
-            &src.name,
-            at,
-            &setup,
-            &layout,
-            &logs,
-            &progress,
-        )
-        .unwrap_or_else(|e| grader_trouble(&src.name, e));
-        let line = write_part(&dest, part, &key, at, &setup)?;
+        let part = taken
+            .and_then(|taken| {
+                grade::grade_one(
+                    What::Submission(&taken),
+                    &src.name,
+                    at,
+                    &setup,
+                    &layout,
+                    &logs,
+                    &progress,
+                )
+            })
+            .unwrap_or_else(|e| grader_trouble(&src.name, e));
+        let line = write_part(&dest, part, &key, at, &setup, Echo::Quiet)?;
         progress.say(&format!(
             "[{}/{}] {}: {line}",
             position + 1,
@@ -120,18 +124,19 @@ fn finish(
 
 /// Writes a submission's results (unsharded) or its shard part (sharded); returns a line that
 /// says how it went.
-fn write_part(
+pub fn write_part(
     dest: &Path,
     part: Part,
     key: &GradingKey,
     at: (usize, usize),
     setup: &Setup,
+    echo: Echo,
 ) -> Result<String, String> {
     let secs = part.wall_time_s;
     match setup.opts.shard {
         None => {
             let summary = grade::summarize(part, key, &setup.rubric);
-            grade::write_results(dest, &summary, Echo::Quiet)?;
+            grade::write_results(dest, &summary, echo)?;
             let r = row(&summary);
             Ok(format!(
                 "{}/{} ({}) in {secs:.0} s",
@@ -205,15 +210,16 @@ fn estimated_runs(setup: &Setup, class: usize) -> usize {
 /// Whether `dest` holds a grading of this submission's files under the same key (and shard).
 fn graded_before(
     dest: &Path,
-    src: &Source,
+    taken: &Result<Taken, String>,
     key: &GradingKey,
     at: (usize, usize),
     setup: &Setup,
-    layout: &Layout,
 ) -> bool {
-    let staging = layout.work().join("submission");
-    let files = match src.materialize(&staging) {
-        Ok(Ok(())) => key::files_hash(&staging),
+    let files = match taken {
+        Ok(Taken {
+            refused: None,
+            files,
+        }) => files.as_str(),
         _ => return false,
     };
     match setup.opts.shard {
@@ -417,6 +423,23 @@ fn csv(rows: &[Row], parts: &[String]) -> String {
     out
 }
 
+/// A section of the class report: its title with the number of `rows`, then a line per row,
+/// `<submission>: <what>`.
+fn rows_section<'a>(
+    out: &mut String,
+    title: &str,
+    rows: impl Iterator<Item = &'a Row>,
+    what: impl Fn(&Row) -> String,
+) {
+    let lines: Vec<String> = rows
+        .map(|r| format!("  {}: {}", r.submission, what(r)))
+        .collect();
+    let _ = writeln!(out, "\n{title} ({}):", lines.len());
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+}
+
 /// The class report: the score histogram, the tests that fail most, the submissions that did not
 /// build or hit limits, and a line per submission.
 fn report(c: &ClassSummary) -> String {
@@ -450,35 +473,18 @@ fn report(c: &ClassSummary) -> String {
     if c.most_failing.is_empty() {
         let _ = writeln!(out, "  none");
     }
-    let bad: Vec<&Row> = c.rows.iter().filter(|r| r.status != "graded").collect();
-    let _ = writeln!(
-        out,
-        "\nNot built: refused, stopped by the lint gate or failed to compile ({}):",
-        bad.len()
+    rows_section(
+        &mut out,
+        "Not built: refused, stopped by the lint gate or failed to compile",
+        c.rows.iter().filter(|r| r.status != "graded"),
+        |r| crate::tree::cap_line(&r.why, 100),
     );
-    for r in &bad {
-        let _ = writeln!(
-            out,
-            "  {}: {}",
-            r.submission,
-            crate::tree::cap_line(&r.why, 100)
-        );
-    }
-    let limited: Vec<&Row> = c.rows.iter().filter(|r| !r.hit_limits.is_empty()).collect();
-    let _ = writeln!(
-        out,
-        "\nSubmissions with runs that hit a limit ({}):",
-        limited.len()
+    rows_section(
+        &mut out,
+        "Submissions with runs that hit a limit",
+        c.rows.iter().filter(|r| !r.hit_limits.is_empty()),
+        |r| format!("{} runs (first: {})", r.hit_limits.len(), r.hit_limits[0]),
     );
-    for r in &limited {
-        let _ = writeln!(
-            out,
-            "  {}: {} runs (first: {})",
-            r.submission,
-            r.hit_limits.len(),
-            r.hit_limits[0]
-        );
-    }
     if !c.ignored.is_empty() {
         let _ = writeln!(out, "\nNot submissions (ignored): {}", c.ignored.join(", "));
     }

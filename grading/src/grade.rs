@@ -215,13 +215,44 @@ pub fn fresh_dest(dest: &Path) -> Result<PathBuf, String> {
     Ok(logs)
 }
 
+/// A submission's student files, taken into the staging folder once (`take`): what resuming
+/// compares and what is built.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    /// Why the files could not be taken (the submission scores 0), if so.
+    pub refused: Option<String>,
+    /// SHA-256 of the student files taken ("" when refused).
+    pub files: String,
+}
+
+/// Where a submission's student files are taken to.
+fn staging(layout: &Layout) -> PathBuf {
+    layout.work().join("submission")
+}
+
+/// Takes a submission's student files into this grading's staging folder; `Err` is the grader's
+/// own trouble.
+pub fn take(source: &Source, layout: &Layout) -> Result<Taken, String> {
+    let staging = staging(layout);
+    Ok(match source.materialize(&staging)? {
+        Ok(()) => Taken {
+            refused: None,
+            files: key::files_hash(&staging),
+        },
+        Err(why) => Taken {
+            refused: Some(why),
+            files: String::new(),
+        },
+    })
+}
+
 /// What a grading compiles as the student files.
 #[derive(Debug, Clone, Copy)]
 pub enum What<'a> {
     /// One of this repository's own solutions.
     Own(Solution),
-    /// A submission.
-    Submission(&'a Source),
+    /// A submission, its files taken (see `take`).
+    Submission(&'a Taken),
 }
 
 impl What<'_> {
@@ -247,19 +278,18 @@ pub fn build(what: What, setup: &Setup, layout: &Layout) -> Result<(Built, Strin
                 .map_err(|e| format!("cannot copy the pristine tree: {e}"))?;
             (Vec::new(), String::new())
         }
-        What::Submission(source) => {
-            let staging = layout.work().join("submission");
-            if let Err(why) = source.materialize(&staging)? {
+        What::Submission(taken) => {
+            if let Some(why) = &taken.refused {
                 return Ok((refused(format!("SUBMISSION REFUSED: {why}")), String::new()));
             }
-            let files = key::files_hash(&staging);
+            let files = taken.files.clone();
             // The student tree is written once per grading; each submission changes only its
             // student files in it (a refused one changes none).
             let base = layout.work().join("skeleton");
             if !base.is_dir() {
                 tree::prepare_student_tree(&setup.pristine, &layout.tree, &base)?;
             }
-            match tree::put_student_files(&staging, &layout.tree, &base)? {
+            match tree::put_student_files(&staging(layout), &layout.tree, &base)? {
                 Ok(notes) => (notes, files),
                 Err(why) => {
                     return Ok((refused(format!("SUBMISSION REFUSED: {why}")), files));

@@ -195,9 +195,10 @@ fn main() -> ExitCode {
 fn grade(args: &GradeArgs) -> Result<(), String> {
     let setup = grade::setup(&args.opts)?;
     let source = args.submission.as_deref().map(Source::at).transpose()?;
-    let what = source
-        .as_ref()
-        .map_or(What::Own(args.solution), What::Submission);
+    let solution = match source {
+        Some(_) => Solution::Student,
+        None => args.solution,
+    };
     let name = match &args.submission {
         Some(s) => s.display().to_string(),
         None => args.solution.feature().unwrap_or("student").to_string(),
@@ -217,27 +218,23 @@ fn grade(args: &GradeArgs) -> Result<(), String> {
             s.index, s.count
         ))
     );
-    let key = setup.key(what.solution())?;
+    let key = setup.key(solution)?;
     let _ = std::fs::remove_file(setup.out.join(shard::MANIFEST));
     let (_lock, layout) = grade::take_work_dirs(&setup)?;
     let logs = grade::fresh_dest(&setup.out)?;
+    let taken = source.map(|s| grade::take(&s, &layout)).transpose()?;
+    let what = taken
+        .as_ref()
+        .map_or(What::Own(args.solution), What::Submission);
     println!("checking the student files (lint gate) and building ...");
     let progress = Progress::new(1, 0);
     let part = grade::grade_one(what, &name, (0, 1), &setup, &layout, &logs, &progress);
     progress.finish();
     let _ = std::fs::remove_dir_all(layout.work());
-    let part = part?;
+    class::write_part(&setup.out, part?, &key, (0, 1), &setup, Echo::Report)?;
     let Some(shard) = setup.opts.shard else {
-        let summary = grade::summarize(part, &key, &setup.rubric);
-        return grade::write_results(&setup.out, &summary, Echo::Report);
+        return Ok(());
     };
-    let stamped = class::Stamped {
-        key: key.clone(),
-        shard,
-        at: (0, 1),
-        part,
-    };
-    shard::write_atomic(&setup.out.join(shard::PART), &grade::pretty(&stamped))?;
     let m = Manifest::new(
         shard,
         key,
@@ -303,10 +300,7 @@ fn grade_mutants(args: &MutantsArgs) -> Result<(), String> {
         std::fs::write(setup.out.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
     };
     write("mutants.txt", table)?;
-    write(
-        "mutants.json",
-        serde_json::to_string_pretty(&outcomes).unwrap_or_default(),
-    )?;
+    write("mutants.json", grade::pretty(&outcomes))?;
     println!(
         "table: {}, in {:.0} s",
         setup.out.join("mutants.txt").display(),

@@ -127,8 +127,7 @@ impl Manifest {
 /// Writes a shard's manifest (the last file a shard writes: its presence means the shard is
 /// complete) and says so.
 pub fn write_manifest(out: &Path, m: &Manifest) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(m).unwrap_or_default();
-    write_atomic(&out.join(MANIFEST), &text)?;
+    write_atomic(&out.join(MANIFEST), &crate::grade::pretty(m))?;
     println!(
         "shard {}/{} written to {}: merge it with the others (grading merge)",
         m.shard.index,

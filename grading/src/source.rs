@@ -221,11 +221,7 @@ fn read_regular(path: &Path, rel: &str) -> Result<Vec<u8>, String> {
     if !meta.is_file() {
         return Err(format!("{rel} is not a regular file"));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_STUDENT_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{rel}: {e}"))?;
-    Ok(bytes)
+    read_capped(file).map_err(|e| format!("{rel}: {e}"))
 }
 
 /// Refuses a student file that is missing because a folder on its way is a symbolic link (which
